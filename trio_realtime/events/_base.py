@@ -1,0 +1,103 @@
+"""Base classes shared by every wire model: events, sessions, items."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pydantic
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["RealtimeEvent", "UnknownRealtimeEvent", "WireModel"]
+
+
+class WireModel(BaseModel):
+    """A JSON object of the Realtime protocol.
+
+    Unknown fields are kept (the live service adds undocumented ones such as
+    ``obfuscation``) and serialisation emits exactly the keys that were given, so
+    ``model.to_dict()`` of a parsed object equals the object parsed. A model whose
+    ``type`` field has a default emits that default even when it was not passed.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
+
+    _type_default: ClassVar[str | None] = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        field = cls.model_fields.get("type")
+        default = None if field is None else field.default
+        cls._type_default = default if isinstance(default, str) else None
+
+    def __init__(self, /, **data: Any) -> None:
+        if self._type_default is not None and "type" not in data:
+            data["type"] = self._type_default
+        super().__init__(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the wire object: JSON-compatible, with no key the input did not have."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+    def to_json(self) -> str:
+        """Return the wire object as compact JSON text."""
+        return self.model_dump_json(by_alias=True, exclude_unset=True)
+
+
+class RealtimeEvent(WireModel):
+    """Base class of every Realtime event, sent or received.
+
+    ``type`` is the wire name the event arrived with (or will be sent with); classes
+    that cover several historical spellings keep the one they were given.
+    """
+
+    type: str
+
+    @classmethod
+    def from_json(cls, raw: str | bytes | Any) -> RealtimeEvent:
+        """Parse one server event from JSON text, bytes or a mapping.
+
+        On :class:`RealtimeEvent` itself this parses any server event of the
+        conversation protocol (see :func:`parse_server_event`); on a subclass it
+        validates that one class and raises :class:`pydantic.ValidationError` if the
+        payload does not fit.
+
+        Raises:
+            ProtocolError: ``raw`` is not a JSON object.
+        """
+        if cls is RealtimeEvent:
+            from ._parse import parse_server_event
+
+            return parse_server_event(raw)
+        if isinstance(raw, str | bytes | bytearray):
+            return cls.model_validate_json(raw)
+        return cls.model_validate(raw)
+
+
+class UnknownRealtimeEvent(RealtimeEvent):
+    """An event this version of trio_realtime does not know, or could not validate.
+
+    A new server event must never break a client: it arrives as this class, carrying
+    the raw object in :attr:`raw` and, when the type was known but the payload did not
+    validate, the :class:`pydantic.ValidationError` in :attr:`error`.
+    ``to_dict()`` gives back the raw object unchanged.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+
+    type: str = ""
+    """The ``type`` of the raw object when it is a string, else ``""``."""
+    raw: dict[str, Any]
+    """The JSON object as received."""
+    error: pydantic.ValidationError | None = None
+    """Why a known type did not validate; ``None`` for an unrecognised type."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the raw object as received."""
+        return dict(self.raw)
+
+    def to_json(self) -> str:
+        """Return the raw object as compact JSON text."""
+        import json
+
+        return json.dumps(self.raw, separators=(",", ":"), ensure_ascii=False)
