@@ -1,0 +1,46 @@
+"""A local Realtime API server for tests, demos and offline development.
+
+It speaks the GA Realtime protocol faithfully enough that the official ``openai`` client
+runs whole conversations against it: sessions, conversation items, server VAD over real
+PCM, text and audio responses, function calls, transcription and translation sessions,
+the service's error and close codes. Replies come from a scriptable :data:`Brain`;
+faults (drops, stalls, malformed frames, close codes, delays) are switchable.
+
+```python
+async with trio_realtime.testing.open_emulator() as emulator:
+    client = openai.AsyncOpenAI(api_key="sk-test", websocket_base_url=emulator.url)
+```
+"""
+
+from __future__ import annotations
+
+from ._brain import (
+    Brain as Brain,
+    BrainReply as BrainReply,
+    BrainRequest as BrainRequest,
+    default_brain as default_brain,
+    example_arguments as example_arguments,
+)
+from ._connection import ConnectionKind as ConnectionKind, EmulatorConnection as EmulatorConnection
+from ._faults import Faults as Faults
+from ._server import (
+    Emulator as Emulator,
+    open_emulator as open_emulator,
+    serve_emulator as serve_emulator,
+)
+from ._thread import run_emulator_in_thread as run_emulator_in_thread
+
+__all__ = [
+    "Brain",
+    "BrainReply",
+    "BrainRequest",
+    "ConnectionKind",
+    "Emulator",
+    "EmulatorConnection",
+    "Faults",
+    "default_brain",
+    "example_arguments",
+    "open_emulator",
+    "run_emulator_in_thread",
+    "serve_emulator",
+]
