@@ -66,7 +66,7 @@ class Session(Protocol):
 
     async def start(self) -> None: ...
 
-    async def handle(self, event: RealtimeEvent) -> None: ...
+    async def handle(self, event: RealtimeEvent, raw: dict[str, Any]) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,7 +205,7 @@ class Link:
                 raise ApiError.invalid_value(obj["type"], SUPPORTED_CLIENT_EVENTS, "type")
             if isinstance(event, UnknownRealtimeEvent):
                 raise _validation_error(obj, event.error)
-            await session.handle(event)
+            await session.handle(event, obj)
         except ApiError as error:
             await self.send_error(error, client_event_id)
 

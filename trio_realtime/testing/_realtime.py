@@ -135,9 +135,9 @@ class RealtimeSession:
         await self.link.emit(SessionCreatedEvent, session=self.config)
         self.link.nursery.start_soon(self._idle_watch)
 
-    async def handle(self, event: RealtimeEvent) -> None:
+    async def handle(self, event: RealtimeEvent, raw: dict[str, Any]) -> None:
         if isinstance(event, SessionUpdateEvent):
-            await self._session_update(event)
+            await self._session_update(raw)
         elif isinstance(event, InputAudioBufferAppendEvent):
             await self._append(event.audio)
         elif event.type == "input_audio_buffer.commit":
@@ -148,7 +148,7 @@ class RealtimeSession:
             self._reset_vad()
             await self.link.emit(InputAudioBufferClearedEvent)
         elif isinstance(event, ConversationItemCreateEvent):
-            await self._create_item(event)
+            await self._create_item(raw)
         elif isinstance(event, ConversationItemRetrieveEvent):
             item = self.conversation.retrieve(event.item_id)
             await self.link.emit(ConversationItemRetrievedEvent, item=item)
@@ -158,15 +158,15 @@ class RealtimeSession:
         elif isinstance(event, ConversationItemTruncateEvent):
             await self._truncate(event)
         elif isinstance(event, ResponseCreateEvent):
-            params = validate_response_params(event.to_dict().get("response"))
+            params = validate_response_params(raw.get("response"))
             await self.create_response(params)
         elif isinstance(event, ResponseCancelEvent):
             await self._cancel(event.response_id)
 
     # -- session ------------------------------------------------------------------------
 
-    async def _session_update(self, event: SessionUpdateEvent) -> None:
-        update = event.to_dict().get("session")
+    async def _session_update(self, raw: dict[str, Any]) -> None:
+        update = raw.get("session")
         self.config = apply_session_update(
             self.config, update, has_assistant_audio=self.conversation.has_assistant_audio()
         )
@@ -420,8 +420,7 @@ class RealtimeSession:
 
     # -- conversation -------------------------------------------------------------------
 
-    async def _create_item(self, event: ConversationItemCreateEvent) -> None:
-        raw = event.to_dict()
+    async def _create_item(self, raw: dict[str, Any]) -> None:
         item = dict(raw["item"])
         kind = item.get("type")
         if kind == "item_reference" or kind not in (

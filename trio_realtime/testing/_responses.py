@@ -379,7 +379,7 @@ class ResponseRun:
             if self.cancel_reason is not None:
                 stopped = True
                 break
-            due = len(pieces) * (index + 1) // total
+            due = -(-len(pieces) * (index + 1) // total)
             while len(transcript) < due:
                 piece = pieces[len(transcript)]
                 transcript.append(piece)

@@ -150,11 +150,11 @@ class TranslationSessionState:
     async def start(self) -> None:
         await self.link.emit(TranslationSessionCreatedEvent, session=self.config)
 
-    async def handle(self, event: RealtimeEvent) -> None:
+    async def handle(self, event: RealtimeEvent, raw: dict[str, Any]) -> None:
         if self._closed:
             return
         if isinstance(event, TranslationSessionUpdateEvent):
-            self._update(event.to_dict().get("session"))
+            self._update(raw.get("session"))
             await self.link.emit(TranslationSessionUpdatedEvent, session=self.config)
         elif isinstance(event, TranslationInputAudioBufferAppendEvent):
             await self._append(event.audio)
