@@ -64,7 +64,6 @@ class EmulatorConnection:
         self._sniffer: FrameSniffer | None = None
         self._session_config: Callable[[], WireModel] | None = None
         self._changed = trio.Event()
-        self._parts_done = 0
 
     def __repr__(self) -> str:
         return (
@@ -156,9 +155,7 @@ class EmulatorConnection:
         self._changed.set()
         self._changed = trio.Event()
 
-    def _part_done(self) -> None:
-        """The handler or the stream finished; the connection is gone after both."""
-        self._parts_done += 1
-        if self._parts_done >= 2:
-            self.closed.set()
-            self._notify()
+    def _finished(self) -> None:
+        """The handler finished and the socket is closed."""
+        self.closed.set()
+        self._notify()

@@ -227,23 +227,25 @@ class Emulator:
 
         For tests on a mock clock: no socket is involved, so time-based behaviour (pings,
         idle timeouts, session expiry) can be tested instantly. Returns when the
-        connection is over.
+        connection is over; the stream is closed by then.
         """
         tap = TapStream(stream)
-        async with trio.open_nursery() as nursery:
-            request = await wrap_server_stream(
-                nursery,
-                tap,
-                max_message_size=_MAX_MESSAGE_SIZE,
-                receive_buffer_size=_RECEIVE_BUFFER,
-            )
-            ws = await self._serve(request, tap)
-            if ws is not None:
-                with trio.move_on_after(CLOSE_TIMEOUT):
-                    await ws.aclose()
-            nursery.cancel_scope.cancel()
-        with trio.CancelScope(shield=True):
-            await tap.aclose()
+        record: EmulatorConnection | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                request = await wrap_server_stream(
+                    nursery,
+                    tap,
+                    max_message_size=_MAX_MESSAGE_SIZE,
+                    receive_buffer_size=_RECEIVE_BUFFER,
+                )
+                record = await self._serve(request, tap)
+                nursery.cancel_scope.cancel()
+        finally:
+            await trio.aclose_forcefully(tap)
+            if record is not None:
+                record._finished()
+                self._notify()
 
     async def _handle_request(self, request: WebSocketRequest) -> None:
         remote = request.remote
@@ -252,9 +254,25 @@ class Emulator:
             log.warning("emulator: a request arrived on an unknown stream")
             await request.reject(500)
             return
-        await self._serve(request, tap)
+        record: EmulatorConnection | None = None
+        try:
+            record = await self._serve(request, tap)
+        finally:
+            if self._nursery is not None:
+                self._nursery.start_soon(self._reap, tap, record)
 
-    async def _serve(self, request: WebSocketRequest, tap: TapStream) -> Any:
+    async def _reap(self, tap: TapStream, record: EmulatorConnection | None) -> None:
+        """Make sure the socket is closed once trio-websocket is done with it."""
+        try:
+            with trio.move_on_after(2 * CLOSE_TIMEOUT):
+                await tap.closed.wait()
+        finally:
+            await trio.aclose_forcefully(tap)
+            if record is not None:
+                record._finished()
+                self._notify()
+
+    async def _serve(self, request: WebSocketRequest, tap: TapStream) -> EmulatorConnection | None:
         route = _route(request.path)
         if route is None:
             await request.reject(404, body=b"Not Found")
@@ -282,10 +300,6 @@ class Emulator:
         tap.should_ignore_close = lambda: record.faults.ignore_close
         self.connections.append(record)
         self._notify()
-        if self._nursery is not None:
-            self._nursery.start_soon(self._watch_stream, tap, record)
-        else:
-            record._part_done()
         link = Link(ws, tap, record, self.options, model=model)
         try:
             await link.run(_session_factory(route.kind), rejection)
@@ -294,14 +308,8 @@ class Emulator:
             with trio.move_on_after(CLOSE_TIMEOUT, shield=True):
                 await ws.aclose(1011, "server_error")
         finally:
-            record._part_done()
             self._notify()
-        return ws
-
-    async def _watch_stream(self, tap: TapStream, record: EmulatorConnection) -> None:
-        await tap.closed.wait()
-        record._part_done()
-        self._notify()
+        return record
 
     def _notify(self) -> None:
         self._changed.set()
