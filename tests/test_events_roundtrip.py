@@ -58,13 +58,7 @@ def fixture_event(protocol: str, name: str) -> dict[str, Any]:
     raise LookupError(name)
 
 
-ROUNDTRIP_XFAIL = {
-    "beta_session_created": (
-        "BUG: a session object without 'type' (the beta flat session) gains "
-        "'type': 'realtime' in to_dict(): WireModel.__init__ injects the default type and "
-        "pydantic calls that custom __init__ for nested models during validation"
-    ),
-}
+ROUNDTRIP_XFAIL: dict[str, str] = {}
 
 
 def fixture_params() -> list[Any]:
@@ -469,14 +463,6 @@ MESSAGE_ITEMS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a message item built in Python omits 'role' (only 'type' defaults are "
-        "emitted), so conversation.item.create goes out without the role the server "
-        "requires and parses back as UnknownItem"
-    ),
-)
 @pytest.mark.parametrize(
     ("item_cls", "role", "part_type"), MESSAGE_ITEMS, ids=[m[1] for m in MESSAGE_ITEMS]
 )
@@ -514,7 +500,6 @@ def test_message_items_with_explicit_role_round_trip(
     assert type(parsed.item) is item_cls
 
 
-@pytest.mark.xfail(strict=True, reason=ROUNDTRIP_XFAIL["beta_session_created"])
 def test_parsed_object_without_defaulted_type_does_not_gain_one() -> None:
     wire = {
         "type": "session.update",
@@ -666,10 +651,6 @@ def test_non_objects_raise_protocol_error_with_a_clear_message(
     assert isinstance(info.value, RealtimeError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: json.loads' RecursionError escapes from _decode_object instead of ProtocolError",
-)
 @pytest.mark.parametrize("parse", ALL_PARSERS, ids=lambda p: p.__name__)
 @pytest.mark.parametrize("raw", ["[" * 100_000, '{"a":' * 100_000], ids=["array", "object"])
 def test_deeply_nested_json_raises_protocol_error(parse: Parser, raw: str) -> None:
@@ -677,13 +658,6 @@ def test_deeply_nested_json_raises_protocol_error(parse: Parser, raw: str) -> No
         parse(raw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a mapping with non-str keys makes UnknownRealtimeEvent(raw=...) raise "
-        "pydantic.ValidationError instead of ProtocolError"
-    ),
-)
 @pytest.mark.parametrize("parse", ALL_PARSERS, ids=lambda p: p.__name__)
 def test_mapping_with_non_string_keys_raises_protocol_error(parse: Parser) -> None:
     with pytest.raises(ProtocolError):
@@ -702,13 +676,6 @@ UNHASHABLE_TAGS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: _item_tag evaluates `kind in _ITEM_TAGS` / `role in _ROLE_TAGS` on the raw "
-        "value, so an item whose type or role is a JSON list/object raises TypeError"
-    ),
-)
 @pytest.mark.parametrize(
     "wire", UNHASHABLE_TAGS, ids=["type_list", "role_object", "output_type_object", "client"]
 )
@@ -970,10 +937,7 @@ NEWER_SHAPES_XFAIL = [
 
 @pytest.mark.parametrize(
     "wire",
-    [
-        pytest.param(w, id=i, marks=pytest.mark.xfail(strict=True, reason=r))
-        for i, w, r in NEWER_SHAPES_XFAIL
-    ],
+    [pytest.param(w, id=i) for i, w, r in NEWER_SHAPES_XFAIL],
 )
 def test_newer_session_shapes_still_parse(wire: dict[str, Any]) -> None:
     event = trio_realtime.parse_server_event(json.dumps(wire))

@@ -1,9 +1,37 @@
-"""trio_realtime: a Trio-first, structured-concurrency client for the OpenAI Realtime API."""
+"""trio_realtime: a Trio-first, structured-concurrency client for the OpenAI Realtime API.
+
+``async with open_realtime_session(model=...) as session:`` owns a task group with a
+reader, a writer and a heartbeat; typed events (:mod:`trio_realtime.events`) arrive
+through a bounded stream; everything the library raises derives from
+:class:`RealtimeError`.
+"""
 
 from __future__ import annotations
 
 from . import events as events
-from ._errors import ProtocolError as ProtocolError, RealtimeError as RealtimeError
+from ._endpoint import AzureEndpoint as AzureEndpoint
+from ._engine import Heartbeat as Heartbeat, SessionStatistics as SessionStatistics
+from ._errors import (
+    AuthenticationError as AuthenticationError,
+    ConnectError as ConnectError,
+    ConnectTimeout as ConnectTimeout,
+    HeartbeatTimeout as HeartbeatTimeout,
+    ProtocolError as ProtocolError,
+    RealtimeError as RealtimeError,
+    ServerError as ServerError,
+    SessionClosed as SessionClosed,
+    Unsent as Unsent,
+)
+from ._session import (
+    RealtimeSession as RealtimeSession,
+    open_realtime_session as open_realtime_session,
+)
+from ._transport import (
+    ConnectRequest as ConnectRequest,
+    Transport as Transport,
+    TransportClosed as TransportClosed,
+    TransportFactory as TransportFactory,
+)
 from .events import (
     RealtimeEvent as RealtimeEvent,
     UnknownRealtimeEvent as UnknownRealtimeEvent,
@@ -16,12 +44,28 @@ from .events import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuthenticationError",
+    "AzureEndpoint",
+    "ConnectError",
+    "ConnectRequest",
+    "ConnectTimeout",
+    "Heartbeat",
+    "HeartbeatTimeout",
     "ProtocolError",
     "RealtimeError",
     "RealtimeEvent",
+    "RealtimeSession",
+    "ServerError",
+    "SessionClosed",
+    "SessionStatistics",
+    "Transport",
+    "TransportClosed",
+    "TransportFactory",
     "UnknownRealtimeEvent",
+    "Unsent",
     "__version__",
     "events",
+    "open_realtime_session",
     "parse_client_event",
     "parse_server_event",
     "parse_translation_client_event",

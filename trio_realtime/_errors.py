@@ -6,11 +6,51 @@ Any other exception escaping from the library is a bug.
 
 from __future__ import annotations
 
-__all__ = ["ProtocolError", "RealtimeError"]
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .events import RealtimeEvent
+
+__all__ = [
+    "AuthenticationError",
+    "ConnectError",
+    "ConnectTimeout",
+    "HeartbeatTimeout",
+    "ProtocolError",
+    "RealtimeError",
+    "ServerError",
+    "SessionClosed",
+    "Unsent",
+]
+
+
+@dataclass(frozen=True)
+class Unsent:
+    """What a session had queued but never wrote to the socket.
+
+    ``events`` are the client events in the order they were queued (audio appends
+    included); ``audio_ms`` and ``audio_bytes`` total the audio among them, so an
+    application can replay it on a new session.
+    """
+
+    events: Sequence[RealtimeEvent] = field(default_factory=tuple)
+    audio_bytes: int = 0
+    audio_ms: float = 0.0
+
+    def __bool__(self) -> bool:
+        return bool(self.events)
 
 
 class RealtimeError(Exception):
-    """Base class of every error trio_realtime raises on purpose."""
+    """Base class of every error trio_realtime raises on purpose.
+
+    ``unsent`` holds what the session had queued but never wrote when it ended
+    (empty when nothing was lost).
+    """
+
+    unsent: Unsent = Unsent()
 
 
 class ProtocolError(RealtimeError):
@@ -19,3 +59,59 @@ class ProtocolError(RealtimeError):
     Unknown event types and events whose payload does not validate are *not* errors:
     they arrive as :class:`trio_realtime.events.UnknownRealtimeEvent`.
     """
+
+
+class ConnectError(RealtimeError):
+    """The connection could not be opened: DNS, TCP, TLS or the WebSocket handshake failed."""
+
+
+class ConnectTimeout(ConnectError):
+    """Opening the connection (up to ``session.created``) took longer than ``connect_timeout``."""
+
+
+class AuthenticationError(ConnectError):
+    """The service refused the credentials (HTTP 401/403, or ``invalid_api_key``)."""
+
+
+class SessionClosed(RealtimeError):
+    """The server closed the session with a code other than 1000 (normal closure).
+
+    ``code`` and ``reason`` are the WebSocket close frame's (``reason`` is
+    ``"<error.type>.<error.code>"`` on the service); ``code`` is 1006 when the
+    connection died without a close frame.
+    """
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        detail = f", {reason}" if reason else ""
+        super().__init__(f"the server closed the session: code {code}{detail}")
+        self.code = code
+        self.reason = reason
+
+
+class HeartbeatTimeout(RealtimeError):
+    """The peer did not answer a ping within the heartbeat timeout: the connection is dead."""
+
+
+class ServerError(RealtimeError):
+    """The server answered a request with an ``error`` event carrying its ``event_id``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str = "",
+        code: str | None = None,
+        param: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        detail = ", ".join(
+            f"{name}={value!r}"
+            for name, value in (("type", type), ("code", code), ("param", param))
+            if value
+        )
+        super().__init__(f"{message} ({detail})" if detail else message)
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.event_id = event_id

@@ -15,25 +15,31 @@ class WireModel(BaseModel):
 
     Unknown fields are kept (the live service adds undocumented ones such as
     ``obfuscation``) and serialisation emits exactly the keys that were given, so
-    ``model.to_dict()`` of a parsed object equals the object parsed. A model whose
-    ``type`` field has a default emits that default even when it was not passed.
+    ``model.to_dict()`` of a parsed object equals the object parsed. A model built in
+    Python emits the defaults of its discriminating fields (``type``, ``role``) even
+    when they were not passed; a parsed one never gains a key its input lacked.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
-    _type_default: ClassVar[str | None] = None
+    _tag_defaults: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        field = cls.model_fields.get("type")
-        default = None if field is None else field.default
-        cls._type_default = default if isinstance(default, str) else None
+        cls._tag_defaults = {
+            name: field.default
+            for name in ("type", "role")
+            if (field := cls.model_fields.get(name)) is not None and isinstance(field.default, str)
+        }
 
     def __init__(self, /, **data: Any) -> None:
-        if self._type_default is not None and "type" not in data:
-            data["type"] = self._type_default
+        for name, default in self._tag_defaults.items():
+            data.setdefault(name, default)
         super().__init__(**data)
+
+    # Validation (parsing) must not run __init__: it would add the tags to parsed input.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the wire object: JSON-compatible, with no key the input did not have."""

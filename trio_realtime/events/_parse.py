@@ -53,6 +53,8 @@ class _Parser:
                 return self._unknown(_decode_object(raw), exc)
         if isinstance(raw, Mapping):
             obj = raw if isinstance(raw, dict) else dict(raw)
+            if not all(isinstance(key, str) for key in obj):
+                raise ProtocolError("expected a JSON object: every key must be a string")
             try:
                 return self.adapter.validate_python(obj)
             except ValidationError as exc:
@@ -83,6 +85,8 @@ def _decode_object(raw: str | bytes | bytearray) -> dict[str, Any]:
         obj = json.loads(text)
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"expected UTF-8 JSON text, got undecodable bytes: {exc}") from exc
+    except RecursionError as exc:
+        raise ProtocolError("expected a JSON object, got JSON nested too deeply") from exc
     except ValueError as exc:
         raise ProtocolError(f"expected a JSON object, got invalid JSON: {exc}") from exc
     if not isinstance(obj, dict):

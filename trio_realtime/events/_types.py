@@ -55,6 +55,7 @@ __all__ = [
     "TranscriptionUsage",
     "TurnDetection",
     "UnknownItem",
+    "UnknownTool",
     "Usage",
     "UserMessageItem",
     "VoiceId",
@@ -172,13 +173,25 @@ class McpTool(WireModel):
     require_approval: str | dict[str, Any] | None = None
 
 
+class UnknownTool(WireModel):
+    """A tool of a type this version does not know; its fields are kept as extras."""
+
+    type: str | None = None
+
+
 def _tool_tag(value: Any) -> str:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return "mcp" if kind == "mcp" else "function"
+    kind = (
+        value.get("type", "function") if isinstance(value, dict) else getattr(value, "type", None)
+    )
+    if kind in ("function", "mcp"):
+        return str(kind)
+    return "unknown"
 
 
 Tool = Annotated[
-    Annotated[FunctionTool, Tag("function")] | Annotated[McpTool, Tag("mcp")],
+    Annotated[FunctionTool, Tag("function")]
+    | Annotated[McpTool, Tag("mcp")]
+    | Annotated[UnknownTool, Tag("unknown")],
     Discriminator(_tool_tag),
 ]
 
@@ -240,13 +253,15 @@ class SessionConfig(WireModel):
     instructions: str | None = None
     audio: AudioConfig | None = None
     include: list[str] | None = None
-    tracing: Literal["auto"] | TracingConfig | None = None
+    tracing: Literal["auto"] | str | TracingConfig | None = None
     tools: list[Tool] | None = None
     tool_choice: Literal["auto", "none", "required"] | str | ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     reasoning: ReasoningConfig | None = None
     max_output_tokens: int | Literal["inf"] | None = None
-    truncation: Literal["auto", "disabled"] | str | RetentionRatioTruncation | None = None
+    truncation: (
+        Literal["auto", "disabled"] | str | RetentionRatioTruncation | dict[str, Any] | None
+    ) = None
     prompt: PromptConfig | None = None
 
 
@@ -410,7 +425,9 @@ def _item_tag(value: Any) -> str:
         kind, role = value.get("type"), value.get("role")
     else:
         kind, role = getattr(value, "type", None), getattr(value, "role", None)
-    if kind == "message" and role in _ROLE_TAGS:
+    if not isinstance(kind, str):
+        return "unknown"
+    if kind == "message" and isinstance(role, str) and role in _ROLE_TAGS:
         return f"message.{role}"
     if kind in _ITEM_TAGS:
         return str(kind)

@@ -1,0 +1,634 @@
+"""The session engine: one task group with reader, writer and heartbeat tasks.
+
+Shared by every kind of session (conversation, transcription, translation). The
+engine knows frames, lanes and lifecycles; the session classes built on it know the
+protocol's helpers.
+
+Rules (ARCHITECTURE.md, "The engine"): only the writer sends; user calls put whole,
+serialised frames into bounded lanes (atomic under cancellation); control frames go
+ahead of queued audio; inbound events flow through one bounded stream, and when the
+user does not consume, the reader stops reading so TCP pushes back; background tasks
+never raise for expected failures, they record the first one and cancel the group.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._errors import (
+    AuthenticationError,
+    ConnectTimeout,
+    HeartbeatTimeout,
+    ProtocolError,
+    RealtimeError,
+    SessionClosed,
+    Unsent,
+)
+from ._transport import ConnectRequest, Transport, TransportClosed, TransportFactory
+from .events import ErrorEvent, RealtimeEvent, UnknownRealtimeEvent, parse_client_event
+
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "CONNECT_TIMEOUT",
+    "EVENT_BUFFER",
+    "MAX_MESSAGE_SIZE",
+    "Heartbeat",
+    "SessionStatistics",
+]
+
+logger = logging.getLogger("trio_realtime.session")
+
+CONNECT_TIMEOUT = 30.0
+"""Seconds to open the connection and receive ``session.created``."""
+CLOSE_TIMEOUT = 5.0
+"""Seconds a close may take before the socket is closed hard (the service may not answer)."""
+EVENT_BUFFER = 256
+"""Received events buffered for a consumer before the reader stops reading."""
+CONTROL_BUFFER = 64
+"""Control frames queued before ``send`` waits."""
+MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+"""Largest message accepted from the server (the service's events are at most 15 MiB)."""
+
+_NORMAL_CLOSE = 1000
+_E = TypeVar("_E", bound=RealtimeEvent)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Ping the server every ``interval`` seconds; a pong later than ``timeout`` is a dead peer.
+
+    A consumer that does not read events never trips the heartbeat: while the reader
+    waits for room in the events stream, pings are not counted against the peer.
+    """
+
+    interval: float = 20.0
+    timeout: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not (self.interval > 0 and self.timeout > 0):
+            raise ValueError("heartbeat interval and timeout must be positive seconds")
+
+
+@dataclass(frozen=True)
+class SessionStatistics:
+    """A snapshot of a session's counters and queue depths (from ``statistics()``)."""
+
+    events_received: int
+    """Events delivered to the events stream (unknown events included)."""
+    events_sent: int
+    """Client frames written to the socket."""
+    bytes_received: int
+    bytes_sent: int
+    frames_skipped: int
+    """Frames dropped because they were not JSON objects, or were binary."""
+    unknown_events: int
+    """Events delivered as ``UnknownRealtimeEvent``."""
+    events_buffered: int
+    """Events received but not yet consumed."""
+    event_buffer_size: int
+    peak_events_buffered: int
+    control_queued: int
+    """Control frames waiting for the writer."""
+    audio_queued_frames: int
+    audio_queued_ms: float
+    """Milliseconds of audio waiting for the writer."""
+    audio_sent_ms: float
+    pings_sent: int
+    last_ping_rtt: float | None
+    """Round trip of the last answered ping, in seconds."""
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """One serialised client event waiting in a lane."""
+
+    text: str
+    barrier: int = 0
+    """Control frames: how many audio-lane barriers (commit/clear) must be written first.
+
+    Urgent frames (``response.cancel``, truncation) ignore it and go first of all.
+    """
+    audio_bytes: int = 0
+    audio_ms: float = 0.0
+    is_barrier: bool = False
+
+
+class _Lane:
+    """A bounded FIFO of frames; waiting for room is a checkpoint and atomic under cancellation."""
+
+    def __init__(self, capacity: int) -> None:
+        self.frames: deque[_Frame] = deque()
+        self.capacity = capacity
+        self._room = anyio.Semaphore(capacity, max_value=capacity)
+
+    async def reserve(self) -> None:
+        await self._room.acquire()
+
+    def reserve_nowait(self) -> None:
+        """Raises anyio.WouldBlock when the lane is full."""
+        self._room.acquire_nowait()
+
+    def popleft(self) -> _Frame:
+        frame = self.frames.popleft()
+        self._room.release()
+        return frame
+
+    def drain(self) -> list[_Frame]:
+        frames = list(self.frames)
+        while self.frames:
+            self.popleft()
+        return frames
+
+
+class _Reply(Generic[_E]):
+    """A reply a helper waits for: an event, or a ``ServerError`` for its request."""
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.event: _E | None = None
+        self.error: RealtimeError | None = None
+
+    def resolve(self, event: _E | None = None, error: RealtimeError | None = None) -> None:
+        if not self.done.is_set():
+            self.event, self.error = event, error
+            self.done.set()
+
+    async def wait(self) -> _E:
+        await self.done.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.event is not None
+        return self.event
+
+
+class Engine:
+    """The machinery under every session: lanes, tasks, failure and close.
+
+    Subclasses implement :meth:`_observe` (track state from each event before it is
+    delivered) and pass their protocol's parser.
+    """
+
+    def __init__(
+        self,
+        *,
+        parse: Callable[[str | bytes], RealtimeEvent],
+        heartbeat: Heartbeat | None,
+        close_timeout: float,
+        event_buffer: int,
+        audio_buffer_frames: int,
+    ) -> None:
+        if event_buffer < 1:
+            raise ValueError("event_buffer must be at least 1")
+        self._parse = parse
+        self._heartbeat_config = heartbeat
+        self._close_timeout = close_timeout
+        streams = anyio.create_memory_object_stream[RealtimeEvent](event_buffer)
+        self._events_send: MemoryObjectSendStream[RealtimeEvent] = streams[0]
+        self.events: MemoryObjectReceiveStream[RealtimeEvent] = streams[1]
+        """The received events, in order (a bounded stream; ``async for`` it, or ``receive()``)."""
+        self._event_buffer = event_buffer
+        self._control = _Lane(CONTROL_BUFFER)
+        self._urgent = _Lane(CONTROL_BUFFER)
+        self._audio = _Lane(max(1, audio_buffer_frames))
+        self._barriers_queued = 0
+        self._barriers_sent = 0
+        self._audio_queued_bytes = 0
+        self._audio_queued_ms = 0.0
+        self._work = anyio.Event()
+        self._in_flight: _Frame | None = None
+        self._transport: Transport | None = None
+        self._task_group: TaskGroup | None = None
+        self._background = anyio.CancelScope()
+        self._writer_done = anyio.Event()
+        self._closing = False
+        self._closed = False
+        self._close_code = _NORMAL_CLOSE
+        self._close_reason = ""
+        self._failure: RealtimeError | None = None
+        self._unsent = Unsent()
+        self._reader_parked = False
+        self._opened = anyio.Event()
+        self._last_error: ErrorEvent | None = None
+        self._error_waiters: dict[str, _Reply[Any]] = {}
+        # counters
+        self._events_received = 0
+        self._events_sent = 0
+        self._bytes_received = 0
+        self._bytes_sent = 0
+        self._frames_skipped = 0
+        self._unknown_events = 0
+        self._peak_buffered = 0
+        self._audio_sent_ms = 0.0
+        self._pings_sent = 0
+        self._last_rtt: float | None = None
+
+    # -- receiving ------------------------------------------------------------------
+
+    async def receive(self) -> RealtimeEvent:
+        """Wait for the next event.
+
+        Raises:
+            anyio.EndOfStream: the server closed the session normally (code 1000).
+            RealtimeError: the session failed (the same exception the ``async with``
+                raises).
+        """
+        try:
+            return await self.events.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            if self._failure is not None:
+                raise self._failure from self._failure.__cause__
+            raise anyio.EndOfStream from None
+
+    def __aiter__(self) -> Engine:
+        return self
+
+    async def __anext__(self) -> RealtimeEvent:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    # -- sending --------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if self._closing:
+            raise anyio.ClosedResourceError("the session is closed")
+
+    def _control_lane(self, urgent: bool) -> _Lane:
+        return self._urgent if urgent else self._control
+
+    def _queue(self, lane: _Lane, frame: _Frame) -> None:
+        if frame.is_barrier:
+            self._barriers_queued += 1
+        if lane is self._audio:
+            self._audio_queued_bytes += frame.audio_bytes
+            self._audio_queued_ms += frame.audio_ms
+        lane.frames.append(frame)
+        self._work.set()
+
+    async def _send_frame(self, text: str, *, urgent: bool = False) -> None:
+        self._check_open()
+        lane = self._control_lane(urgent)
+        await lane.reserve()
+        try:
+            self._check_open()
+        except BaseException:
+            lane._room.release()
+            raise
+        self._queue(lane, _Frame(text, barrier=self._barriers_queued))
+
+    def _send_frame_nowait(self, text: str, *, urgent: bool = False) -> None:
+        self._check_open()
+        lane = self._control_lane(urgent)
+        lane.reserve_nowait()
+        self._queue(lane, _Frame(text, barrier=self._barriers_queued))
+
+    async def _send_audio_frame(self, frame: _Frame) -> None:
+        self._check_open()
+        await self._audio.reserve()
+        try:
+            self._check_open()
+        except BaseException:
+            self._audio._room.release()
+            raise
+        self._queue(self._audio, frame)
+
+    def _send_audio_frame_nowait(self, frame: _Frame) -> None:
+        self._check_open()
+        self._audio.reserve_nowait()
+        self._queue(self._audio, frame)
+
+    def _discard_queued_audio(self) -> int:
+        """Drop audio appends still queued locally (not barriers); returns bytes dropped."""
+        kept = [frame for frame in self._audio.drain() if frame.is_barrier]
+        dropped = self._audio_queued_bytes
+        self._audio_queued_bytes, self._audio_queued_ms = 0, 0.0
+        for frame in kept:
+            self._audio.reserve_nowait()
+            self._audio.frames.append(frame)
+        return dropped
+
+    def _next_frame(self) -> _Frame | None:
+        if self._urgent.frames:
+            return self._urgent.popleft()
+        control = self._control.frames
+        if control and control[0].barrier <= self._barriers_sent:
+            return self._control.popleft()
+        if self._audio.frames:
+            frame = self._audio.popleft()
+            self._audio_queued_bytes -= frame.audio_bytes
+            self._audio_queued_ms -= frame.audio_ms
+            return frame
+        if control:
+            return self._control.popleft()
+        return None
+
+    # -- the tasks ------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        transport = self._transport
+        assert transport is not None
+        try:
+            while not self._closing:
+                frame = self._next_frame()
+                if frame is None:
+                    self._work = anyio.Event()
+                    await self._work.wait()
+                    continue
+                self._in_flight = frame
+                with anyio.CancelScope(shield=True):
+                    await transport.send_text(frame.text)
+                self._in_flight = None
+                if frame.is_barrier:
+                    self._barriers_sent += 1
+                self._events_sent += 1
+                self._bytes_sent += len(frame.text)
+                self._audio_sent_ms += frame.audio_ms
+        except TransportClosed:
+            pass  # the reader reports why the connection ended
+        finally:
+            self._writer_done.set()
+
+    async def _reader(self) -> None:
+        transport = self._transport
+        assert transport is not None
+        try:
+            while True:
+                frame = await transport.receive()
+                self._bytes_received += len(frame)
+                if isinstance(frame, bytes | bytearray):
+                    self._frames_skipped += 1
+                    logger.warning("skipped a binary frame of %d bytes", len(frame))
+                    continue
+                try:
+                    event = self._parse(frame)
+                except ProtocolError as exc:
+                    self._frames_skipped += 1
+                    logger.warning("skipped a frame that is not an event: %s", exc)
+                    continue
+                if isinstance(event, UnknownRealtimeEvent):
+                    self._unknown_events += 1
+                elif isinstance(event, ErrorEvent):
+                    self._on_error(event)
+                self._observe(event)
+                await self._deliver(event)
+        except TransportClosed as exc:
+            if not self._closing:
+                self._on_server_close(exc)
+        finally:
+            self._events_send.close()
+
+    async def _deliver(self, event: RealtimeEvent) -> None:
+        self._events_received += 1
+        try:
+            self._events_send.send_nowait(event)
+        except anyio.WouldBlock:
+            self._reader_parked = True
+            try:
+                await self._events_send.send(event)
+            finally:
+                self._reader_parked = False
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return  # nobody listens any more; keep reading so pings and closes flow
+        buffered = self.events.statistics().current_buffer_used
+        self._peak_buffered = max(self._peak_buffered, buffered)
+
+    async def _heartbeat(self, config: Heartbeat) -> None:
+        transport = self._transport
+        assert transport is not None
+        while True:
+            await anyio.sleep(config.interval)
+            if self._reader_parked:
+                continue
+            start = anyio.current_time()
+            self._pings_sent += 1
+            with anyio.move_on_after(config.timeout) as scope:
+                try:
+                    await transport.ping()
+                except TransportClosed:
+                    return
+            if scope.cancelled_caught:
+                if self._reader_parked:
+                    continue
+                self._fail(
+                    HeartbeatTimeout(f"no pong within {config.timeout:g} s: the peer is gone"),
+                    code=1011,
+                    reason="heartbeat timeout",
+                )
+                return
+            self._last_rtt = anyio.current_time() - start
+
+    # -- state, failure, close ------------------------------------------------------
+
+    def _observe(self, event: RealtimeEvent) -> None:
+        """Track session state from ``event`` before it is delivered (subclasses)."""
+
+    def _on_error(self, event: ErrorEvent) -> None:
+        self._last_error = event
+        request_id = event.error.event_id
+        waiter = self._error_waiters.pop(request_id, None) if request_id else None
+        if waiter is not None:
+            from ._errors import ServerError
+
+            details = event.error
+            waiter.resolve(
+                error=ServerError(
+                    details.message,
+                    type=details.type,
+                    code=details.code,
+                    param=details.param,
+                    event_id=request_id,
+                )
+            )
+
+    def _on_server_close(self, exc: TransportClosed) -> None:
+        if exc.code == _NORMAL_CLOSE and self._opened.is_set():
+            return  # the events stream ends; iteration stops
+        error = self._last_error.error if self._last_error is not None else None
+        reason = exc.reason or (f"{error.type}.{error.code}" if error is not None else "")
+        failure: RealtimeError
+        if (error is not None and error.code == "invalid_api_key") or exc.code == 3000:
+            message = error.message if error is not None else reason
+            failure = AuthenticationError(f"the service refused the credentials: {message}")
+        else:
+            failure = SessionClosed(exc.code, reason)
+            if error is not None and not self._opened.is_set():
+                failure.add_note(f"last error from the server: {error.message}")
+        failure.__cause__ = exc
+        self._fail(failure, code=_NORMAL_CLOSE)
+
+    def _fail(self, failure: RealtimeError, *, code: int = 1011, reason: str = "") -> None:
+        """Record the first failure, end the events stream and cancel the session."""
+        if self._failure is None and not self._closed:
+            self._failure = failure
+            self._close_code, self._close_reason = code, reason
+        self._events_send.close()
+        for waiter in self._error_waiters.values():
+            waiter.resolve(error=failure)
+        self._error_waiters.clear()
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+
+    def unsent(self) -> Unsent:
+        """What was queued but never written, once the session has closed (else empty)."""
+        return self._unsent
+
+    def _collect_unsent(self) -> Unsent:
+        frames = [self._in_flight] if self._in_flight is not None else []
+        frames += self._urgent.drain() + self._control.drain() + self._audio.drain()
+        events = tuple(parse_client_event(frame.text) for frame in frames)
+        return Unsent(
+            events=events,
+            audio_bytes=sum(frame.audio_bytes for frame in frames),
+            audio_ms=sum(frame.audio_ms for frame in frames),
+        )
+
+    async def aclose(self) -> None:
+        """Close the session: a close frame with 1000, bounded by ``close_timeout``.
+
+        Idempotent. Queued frames not yet written are dropped and kept in ``unsent()``.
+        The events already received stay readable.
+        """
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._closing = True
+        self._work.set()
+        transport = self._transport
+        with anyio.CancelScope(shield=True):
+            if transport is not None:
+                with anyio.move_on_after(self._close_timeout):
+                    await self._writer_done.wait()
+                    try:
+                        await transport.aclose(self._close_code, self._close_reason)
+                    except Exception:  # the connection may already be gone
+                        logger.debug("close handshake failed", exc_info=True)
+                await transport.abort()
+            self._unsent = self._collect_unsent()
+        if self._failure is not None:
+            self._failure.unsent = self._unsent
+        self._background.cancel()
+
+    def _statistics(self) -> SessionStatistics:
+        return SessionStatistics(
+            events_received=self._events_received,
+            events_sent=self._events_sent,
+            bytes_received=self._bytes_received,
+            bytes_sent=self._bytes_sent,
+            frames_skipped=self._frames_skipped,
+            unknown_events=self._unknown_events,
+            events_buffered=self.events.statistics().current_buffer_used,
+            event_buffer_size=self._event_buffer,
+            peak_events_buffered=self._peak_buffered,
+            control_queued=len(self._control.frames) + len(self._urgent.frames),
+            audio_queued_frames=len(self._audio.frames),
+            audio_queued_ms=self._audio_queued_ms,
+            audio_sent_ms=self._audio_sent_ms,
+            pings_sent=self._pings_sent,
+            last_ping_rtt=self._last_rtt,
+        )
+
+    def statistics(self) -> SessionStatistics:
+        """A frozen snapshot of counters and queue depths."""
+        return self._statistics()
+
+    async def _run_background(self) -> None:
+        with self._background:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._reader)
+                tasks.start_soon(self._writer)
+                if self._heartbeat_config is not None:
+                    tasks.start_soon(self._heartbeat, self._heartbeat_config)
+
+    async def _wait_opened(self) -> None:
+        await self._opened.wait()
+
+
+_S = TypeVar("_S", bound=Engine)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    return isinstance(exc, anyio.get_cancelled_exc_class())
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    """One exception out of a group: the first that is not a cancellation, if any."""
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = [_first_leaf(inner) for inner in exc.exceptions]
+        for leaf in leaves:
+            if not _is_cancellation(leaf):
+                return leaf
+        return leaves[0] if leaves else exc
+    return exc
+
+
+@asynccontextmanager
+async def run_engine(
+    engine: _S,
+    factory: TransportFactory,
+    request: ConnectRequest,
+    *,
+    connect_timeout: float,
+    opening: Callable[[_S], Any] | None = None,
+) -> AsyncIterator[_S]:
+    """Connect ``engine``, run its tasks around the caller's block, and close it.
+
+    The block starts once the server's first event arrived (and ``opening``, an async
+    callable run with the engine, returned). Raises exactly one exception: the caller's
+    own unchanged, a cancellation from outside unchanged, or one ``RealtimeError``.
+    """
+    user_exc: BaseException | None = None
+    raised: BaseException | None = None
+    opened = False
+    try:
+        with anyio.CancelScope(deadline=anyio.current_time() + connect_timeout) as connect_scope:
+            async with factory(request) as transport:
+                engine._transport = transport
+                async with anyio.create_task_group() as task_group:
+                    engine._task_group = task_group
+                    task_group.start_soon(engine._run_background)
+                    try:
+                        await engine._wait_opened()
+                        if opening is not None:
+                            await opening(engine)
+                        connect_scope.deadline = math.inf
+                        opened = True
+                        try:
+                            yield engine
+                        except BaseException as exc:
+                            user_exc = exc
+                    finally:
+                        await engine._shutdown()
+    except BaseException as exc:
+        raised = exc
+    finally:
+        engine._events_send.close()
+        engine.events.close()
+    if user_exc is not None and not _is_cancellation(user_exc):
+        raise user_exc
+    if engine._failure is not None:
+        raise engine._failure
+    if raised is not None:
+        leaf = _first_leaf(raised)
+        if _is_cancellation(leaf) and user_exc is not None:
+            raise user_exc
+        raise leaf
+    if connect_scope.cancelled_caught and not opened:
+        raise ConnectTimeout(f"no session within the connect timeout ({connect_timeout:g} s)")
+    if user_exc is not None:
+        raise user_exc

@@ -1,0 +1,480 @@
+"""Conversation sessions: ``open_realtime_session()`` and :class:`RealtimeSession`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+
+from ._endpoint import AzureEndpoint, TokenProvider, build_connect_request
+from ._engine import (
+    CLOSE_TIMEOUT,
+    CONNECT_TIMEOUT,
+    EVENT_BUFFER,
+    MAX_MESSAGE_SIZE,
+    Engine,
+    Heartbeat,
+    _Frame,
+    _Reply,
+    run_engine,
+)
+from ._transport import TransportFactory, select_transport
+from .events import (
+    ClientEventBase,
+    ConversationItem,
+    ConversationItemCreateEvent,
+    ConversationItemDeleteEvent,
+    ConversationItemRetrievedEvent,
+    ConversationItemRetrieveEvent,
+    ConversationItemTruncateEvent,
+    InputAudioBufferClearEvent,
+    InputAudioBufferCommitEvent,
+    RealtimeEvent,
+    ResponseCancelEvent,
+    ResponseCreatedEvent,
+    ResponseCreateEvent,
+    ResponseCreateParams,
+    ResponseDoneEvent,
+    SessionConfig,
+    SessionCreatedEvent,
+    SessionObject,
+    SessionUpdatedEvent,
+    SessionUpdateEvent,
+    TranscriptionSessionConfig,
+    UserMessageItem,
+    parse_server_event,
+)
+
+__all__ = ["DEFAULT_MODEL", "RealtimeSession", "open_realtime_session"]
+
+DEFAULT_MODEL = "gpt-realtime"
+"""The model used when ``open_realtime_session`` is given none."""
+AUDIO_BUFFER_MS = 5000
+"""Milliseconds of audio queued locally before ``append_audio`` waits."""
+AUDIO_CHUNK_MS = 100
+"""Milliseconds of audio per ``input_audio_buffer.append`` frame."""
+
+_PCM16_BYTES_PER_MS = 48  # 24 kHz mono, 2 bytes a sample
+_URGENT = frozenset({"response.cancel", "conversation.item.truncate", "output_audio_buffer.clear"})
+_AUDIO_ORDERED = frozenset({"input_audio_buffer.commit", "input_audio_buffer.clear"})
+
+SessionInput = SessionConfig | TranscriptionSessionConfig | Mapping[str, Any]
+"""A session configuration: a typed config or a dict of the wire shape."""
+
+
+def _session_object(session: SessionInput | None, fields: Mapping[str, Any]) -> SessionObject:
+    if isinstance(session, SessionConfig | TranscriptionSessionConfig):
+        if not fields:
+            return session
+        data = session.model_dump(exclude_unset=True)
+    else:
+        data = dict(session or {})
+    data.update(fields)
+    if data.get("type") == "transcription":
+        return TranscriptionSessionConfig.model_validate(data)
+    data.setdefault("type", "realtime")
+    return SessionConfig.model_validate(data)
+
+
+class RealtimeSession(Engine):
+    """An open conversation with the Realtime API; made by :func:`open_realtime_session`.
+
+    Receive with ``async for event in session`` (or ``await session.receive()``; the
+    stream is also ``session.events``); send with :meth:`send` or the helpers. Every
+    send helper returns once its frame is queued for the writer; it is safe to wrap in
+    ``move_on_after``: a cancelled call queues nothing. Helpers that wait for a reply
+    (:meth:`update_session`, :meth:`retrieve_item`, ``cancel_active=True``) need the
+    reader to see that reply, so keep consuming events (or leave room in
+    ``event_buffer``) while they wait.
+    """
+
+    def __init__(
+        self,
+        *,
+        heartbeat: Heartbeat | None,
+        close_timeout: float,
+        event_buffer: int,
+        audio_buffer_ms: int,
+    ) -> None:
+        super().__init__(
+            parse=parse_server_event,
+            heartbeat=heartbeat,
+            close_timeout=close_timeout,
+            event_buffer=event_buffer,
+            audio_buffer_frames=max(1, audio_buffer_ms // AUDIO_CHUNK_MS),
+        )
+        self.session_id: str | None = None
+        """The id of the session (``sess_...``), from ``session.created``."""
+        self.config: SessionObject | None = None
+        """The effective configuration, from the latest ``session.created`` / ``updated``."""
+        self.active_response_id: str | None = None
+        """The response in progress in the default conversation, if any."""
+        self._id_prefix = "trio_" + secrets.token_hex(4) + "_"
+        self._next_id = 0
+        self._updates: deque[_Reply[SessionUpdatedEvent]] = deque()
+        self._response_done: dict[str, _Reply[ResponseDoneEvent]] = {}
+        self._retrievals: dict[str, _Reply[ConversationItemRetrievedEvent]] = {}
+
+    def __repr__(self) -> str:
+        return f"<RealtimeSession {self.session_id or 'connecting'}>"
+
+    def _new_event_id(self) -> str:
+        self._next_id += 1
+        return f"{self._id_prefix}{self._next_id}"
+
+    # -- state --------------------------------------------------------------------
+
+    def _observe(self, event: RealtimeEvent) -> None:
+        if isinstance(event, SessionCreatedEvent | SessionUpdatedEvent):
+            self.config = event.session
+            self.session_id = event.session.id or self.session_id
+            if isinstance(event, SessionCreatedEvent):
+                self._opened.set()
+            elif self._updates:
+                self._updates.popleft().resolve(event)
+        elif isinstance(event, ResponseCreatedEvent):
+            response = event.response
+            if response.conversation_id is not None and response.id is not None:
+                self.active_response_id = response.id
+        elif isinstance(event, ResponseDoneEvent):
+            response_id = event.response.id
+            if response_id is not None:
+                if response_id == self.active_response_id:
+                    self.active_response_id = None
+                waiter = self._response_done.pop(response_id, None)
+                if waiter is not None:
+                    waiter.resolve(event)
+        elif isinstance(event, ConversationItemRetrievedEvent):
+            waiter_r = self._retrievals.pop(event.item.id or "", None)
+            if waiter_r is not None:
+                waiter_r.resolve(event)
+
+    def _expect_error(self, event_id: str, reply: _Reply[Any]) -> None:
+        self._error_waiters[event_id] = reply
+
+    # -- sending ------------------------------------------------------------------
+
+    def _serialise(self, event: RealtimeEvent | Mapping[str, Any]) -> tuple[str, str]:
+        if isinstance(event, RealtimeEvent):
+            return event.type, event.to_json()
+        if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
+            raise TypeError(
+                "expected a client event (e.g. trio_realtime.events.ResponseCreateEvent) "
+                f"or a mapping with a string 'type', got {type(event).__name__}"
+            )
+        return event["type"], json.dumps(event, separators=(",", ":"))
+
+    async def send(self, event: ClientEventBase | RealtimeEvent | Mapping[str, Any]) -> None:
+        """Queue any client event (a typed event or a wire dict) for the writer.
+
+        Waits while the lane is full. ``input_audio_buffer.commit`` / ``.clear`` keep
+        their place after audio already queued; ``response.cancel`` and
+        ``conversation.item.truncate`` go ahead of queued audio.
+
+        Raises:
+            TypeError: ``event`` is neither a client event nor a mapping with a ``type``.
+            anyio.ClosedResourceError: the session was closed.
+            RealtimeError: the session failed (the failure itself).
+        """
+        kind, text = self._serialise(event)
+        if kind in _AUDIO_ORDERED:
+            await self._send_audio_frame(_Frame(text, is_barrier=True))
+        else:
+            await self._send_frame(text, urgent=kind in _URGENT)
+
+    def send_nowait(self, event: ClientEventBase | RealtimeEvent | Mapping[str, Any]) -> None:
+        """Like :meth:`send`, but raises ``anyio.WouldBlock`` instead of waiting."""
+        kind, text = self._serialise(event)
+        if kind in _AUDIO_ORDERED:
+            self._send_audio_frame_nowait(_Frame(text, is_barrier=True))
+        else:
+            self._send_frame_nowait(text, urgent=kind in _URGENT)
+
+    # -- session ------------------------------------------------------------------
+
+    async def update_session(
+        self, session: SessionInput | None = None, **fields: Any
+    ) -> SessionObject:
+        """Change the session configuration and return the server's effective config.
+
+        ``session`` is a :class:`~trio_realtime.events.SessionConfig` (or a dict);
+        keyword fields are merged into it. ``type`` defaults to ``"realtime"``.
+
+        Raises:
+            ServerError: the server rejected the update (the whole update is discarded).
+        """
+        event_id = self._new_event_id()
+        reply: _Reply[SessionUpdatedEvent] = _Reply()
+        event = SessionUpdateEvent(event_id=event_id, session=_session_object(session, fields))
+        self._expect_error(event_id, reply)
+        self._updates.append(reply)
+        try:
+            await self.send(event)
+            updated = await reply.wait()
+        finally:
+            self._error_waiters.pop(event_id, None)
+            if reply in self._updates:
+                self._updates.remove(reply)
+        return updated.session
+
+    # -- conversation -------------------------------------------------------------
+
+    async def send_user_message(
+        self, text: str, *, create_response: bool = True, cancel_active: bool = False
+    ) -> None:
+        """Add a user text message to the conversation and (by default) ask for a response.
+
+        With ``cancel_active=True`` a response in progress is cancelled first (and its
+        ``response.done`` awaited), instead of the service's
+        ``conversation_already_has_active_response`` error.
+        """
+        if cancel_active:
+            await self.cancel_active_response()
+        item = UserMessageItem(content=[{"type": "input_text", "text": text}])
+        await self.send(ConversationItemCreateEvent(item=item))
+        if create_response:
+            await self.send(ResponseCreateEvent())
+
+    async def create_response(
+        self,
+        response: ResponseCreateParams | Mapping[str, Any] | None = None,
+        *,
+        cancel_active: bool = False,
+        **fields: Any,
+    ) -> None:
+        """Ask the model for a response; ``response``/``fields`` override session settings.
+
+        With ``cancel_active=True`` a response in progress is cancelled first.
+        """
+        if cancel_active:
+            await self.cancel_active_response()
+        params: ResponseCreateParams | None = None
+        if response is not None or fields:
+            data = (
+                response.model_dump(exclude_unset=True)
+                if isinstance(response, ResponseCreateParams)
+                else dict(response or {})
+            )
+            data.update(fields)
+            params = ResponseCreateParams.model_validate(data)
+        event = ResponseCreateEvent() if params is None else ResponseCreateEvent(response=params)
+        await self.send(event)
+
+    async def cancel_response(self, response_id: str | None = None) -> None:
+        """Send ``response.cancel`` (for ``response_id``, or the response in progress)."""
+        event = (
+            ResponseCancelEvent()
+            if response_id is None
+            else ResponseCancelEvent(response_id=response_id)
+        )
+        await self.send(event)
+
+    async def cancel_active_response(self) -> None:
+        """Cancel the response in progress, if any, and wait for its ``response.done``."""
+        response_id = self.active_response_id
+        if response_id is None:
+            return
+        reply = self._response_done.get(response_id)
+        if reply is None:
+            reply = self._response_done[response_id] = _Reply()
+        event_id = self._new_event_id()
+        self._expect_error(event_id, reply)
+        try:
+            await self.send(ResponseCancelEvent(event_id=event_id, response_id=response_id))
+            await reply.done.wait()  # done, or response_cancel_not_active: it ended anyway
+        finally:
+            self._error_waiters.pop(event_id, None)
+            self._response_done.pop(response_id, None)
+
+    async def create_item(
+        self,
+        item: ConversationItem | Mapping[str, Any],
+        *,
+        previous_item_id: str | None = None,
+    ) -> None:
+        """Add an item to the conversation, after ``previous_item_id`` (``"root"``: first)."""
+        fields: dict[str, Any] = {"item": item}
+        if previous_item_id is not None:
+            fields["previous_item_id"] = previous_item_id
+        await self.send(ConversationItemCreateEvent.model_validate(fields))
+
+    async def retrieve_item(self, item_id: str) -> ConversationItem:
+        """Fetch the server's full copy of an item, audio included.
+
+        Raises:
+            ServerError: no such item.
+        """
+        event_id = self._new_event_id()
+        reply: _Reply[ConversationItemRetrievedEvent] = _Reply()
+        self._retrievals[item_id] = reply
+        self._expect_error(event_id, reply)
+        try:
+            await self.send(ConversationItemRetrieveEvent(event_id=event_id, item_id=item_id))
+            return (await reply.wait()).item
+        finally:
+            self._error_waiters.pop(event_id, None)
+            self._retrievals.pop(item_id, None)
+
+    async def delete_item(self, item_id: str) -> None:
+        """Remove an item from the conversation."""
+        await self.send(ConversationItemDeleteEvent(item_id=item_id))
+
+    async def truncate_item(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
+        """Cut an assistant audio item at ``audio_end_ms`` (what the user actually heard).
+
+        Goes ahead of queued audio.
+        """
+        await self.send(
+            ConversationItemTruncateEvent(
+                item_id=item_id, content_index=content_index, audio_end_ms=audio_end_ms
+            )
+        )
+
+    async def send_function_output(
+        self, call_id: str, output: str | Any, *, create_response: bool = False
+    ) -> None:
+        """Return a function call's result (``output``; non-strings are sent as JSON).
+
+        The model does not answer a function output by itself: pass
+        ``create_response=True`` (or call :meth:`create_response`) to get its reply.
+        """
+        text = output if isinstance(output, str) else json.dumps(output)
+        await self.create_item({"type": "function_call_output", "call_id": call_id, "output": text})
+        if create_response:
+            await self.send(ResponseCreateEvent())
+
+    # -- audio ------------------------------------------------------------------------
+
+    def _audio_frames(self, pcm16: bytes | bytearray | memoryview) -> list[_Frame]:
+        data = bytes(pcm16)
+        if len(data) % 2:
+            raise ValueError(
+                f"expected PCM16 audio (2 bytes a sample), got an odd length of {len(data)} bytes"
+            )
+        step = AUDIO_CHUNK_MS * _PCM16_BYTES_PER_MS
+        frames = []
+        for start in range(0, len(data), step):
+            chunk = data[start : start + step]
+            audio = base64.b64encode(chunk).decode("ascii")
+            frames.append(
+                _Frame(
+                    f'{{"type":"input_audio_buffer.append","audio":"{audio}"}}',
+                    audio_bytes=len(chunk),
+                    audio_ms=len(chunk) / _PCM16_BYTES_PER_MS,
+                )
+            )
+        return frames
+
+    async def append_audio(self, pcm16: bytes | bytearray | memoryview) -> None:
+        """Queue PCM16 audio (24 kHz mono little-endian bytes) in frames of 100 ms.
+
+        Waits while the audio lane is full (``audio_buffer_ms``). If cancelled while
+        waiting, the whole frames queued before the cancellation stay queued.
+
+        Raises:
+            ValueError: an odd number of bytes (not PCM16).
+        """
+        for frame in self._audio_frames(pcm16):
+            await self._send_audio_frame(frame)
+
+    def append_audio_nowait(self, pcm16: bytes | bytearray | memoryview) -> None:
+        """Queue audio without waiting; all of it or nothing.
+
+        Raises:
+            anyio.WouldBlock: the audio lane has no room for all of it.
+            ValueError: an odd number of bytes (not PCM16).
+        """
+        frames = self._audio_frames(pcm16)
+        reserved = 0
+        try:
+            for _ in frames:
+                self._audio.reserve_nowait()
+                reserved += 1
+        except anyio.WouldBlock:
+            for _ in range(reserved):
+                self._audio._room.release()
+            raise
+        self._check_open()
+        for frame in frames:
+            self._queue(self._audio, frame)
+
+    async def commit_audio(self) -> None:
+        """Commit the input audio buffer, after all audio queued before this call."""
+        await self.send(InputAudioBufferCommitEvent())
+
+    async def clear_audio(self) -> None:
+        """Discard input audio: what is still queued here, and the server's buffer."""
+        self._discard_queued_audio()
+        await self.send(InputAudioBufferClearEvent())
+
+
+@asynccontextmanager
+async def open_realtime_session(
+    model: str | None = None,
+    *,
+    session: SessionInput | None = None,
+    api_key: str | TokenProvider | None = None,
+    url: str | None = None,
+    azure: AzureEndpoint | None = None,
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    heartbeat: Heartbeat | None = Heartbeat(),  # noqa: B008 - frozen
+    connect_timeout: float = CONNECT_TIMEOUT,
+    close_timeout: float = CLOSE_TIMEOUT,
+    event_buffer: int = EVENT_BUFFER,
+    max_message_size: int = MAX_MESSAGE_SIZE,
+    audio_buffer_ms: int = AUDIO_BUFFER_MS,
+    transport: str | TransportFactory | None = None,
+) -> AsyncIterator[RealtimeSession]:
+    """Open a Realtime conversation session: ``async with open_realtime_session(...) as s:``.
+
+    Entering connects, waits for ``session.created`` and, with ``session=``, sends it as
+    ``session.update`` and waits for ``session.updated``, all within
+    ``connect_timeout``. The block runs beside the session's reader, writer and
+    heartbeat tasks; leaving it closes the connection (close 1000 within
+    ``close_timeout``), also on error or cancellation.
+
+    ``api_key`` defaults to ``OPENAI_API_KEY`` (an ephemeral ``ek_`` secret works, and so
+    does a callable returning one); ``url`` to ``OPENAI_WEBSOCKET_BASE_URL`` /
+    ``OPENAI_BASE_URL`` / ``wss://api.openai.com/v1`` (a base URL gets ``/realtime``
+    appended; the local emulator's ``emulator.url`` works as is). ``heartbeat=None``
+    turns pings off.
+
+    Raises (exactly one exception, never a group):
+        the block's own exception, unchanged; a cancellation from outside, unchanged;
+        ConnectError, AuthenticationError, ConnectTimeout: the session could not open;
+        SessionClosed: the server closed with a code other than 1000;
+        HeartbeatTimeout: the peer stopped answering pings;
+        ServerError: the initial ``session=`` was rejected.
+        A failure carries what was queued but not written in ``.unsent``.
+    """
+    factory = select_transport(transport)
+    request = await build_connect_request(
+        path="realtime",
+        query={"model": model or (None if azure is not None else DEFAULT_MODEL)},
+        api_key=api_key,
+        url=url,
+        azure=azure,
+        headers=headers,
+        max_message_size=max_message_size,
+    )
+    engine = RealtimeSession(
+        heartbeat=heartbeat,
+        close_timeout=close_timeout,
+        event_buffer=event_buffer,
+        audio_buffer_ms=audio_buffer_ms,
+    )
+
+    async def configure(opened: RealtimeSession) -> None:
+        if session is not None:
+            await opened.update_session(session)
+
+    async with run_engine(
+        engine, factory, request, connect_timeout=connect_timeout, opening=configure
+    ) as opened:
+        yield opened

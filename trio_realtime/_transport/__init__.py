@@ -1,0 +1,34 @@
+"""WebSocket transports behind one small Protocol; adapters are imported lazily."""
+
+from __future__ import annotations
+
+from ._base import ConnectRequest, Transport, TransportClosed, TransportFactory
+
+__all__ = ["ConnectRequest", "Transport", "TransportClosed", "TransportFactory", "select_transport"]
+
+
+def select_transport(name: str | TransportFactory | None) -> TransportFactory:
+    """Pick the transport factory for ``transport=``: a name, a factory, or the default.
+
+    Raises:
+        ValueError: an unknown transport name.
+        ConnectError: the transport cannot run on the current async library.
+    """
+    if callable(name):
+        return name
+    if name in (None, "trio-websocket"):
+        import sniffio
+
+        if sniffio.current_async_library() != "trio":
+            from .._errors import ConnectError
+
+            raise ConnectError(
+                "the trio-websocket transport runs on Trio only; this is "
+                f"{sniffio.current_async_library()}. Run under trio.run() or "
+                "anyio.run(..., backend='trio'), or pass transport= a factory that "
+                "works on your event loop"
+            )
+        from ._trio_websocket import open_trio_websocket
+
+        return open_trio_websocket
+    raise ValueError(f"unknown transport {name!r}: expected 'trio-websocket' or a factory")

@@ -1,0 +1,73 @@
+"""The transport seam: one small Protocol that every WebSocket adapter implements.
+
+The engine never imports a WebSocket library: it speaks to a :class:`Transport`,
+opened by a :data:`TransportFactory`. Adapters translate their library's
+exceptions into ours at the edge. No method takes a timeout: the engine uses cancel
+scopes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = ["ConnectRequest", "Transport", "TransportClosed", "TransportFactory"]
+
+
+class TransportClosed(Exception):
+    """The WebSocket is closed: the code and reason of the close frame (1006: none came)."""
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(f"WebSocket closed: {code} {reason}".rstrip())
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """Everything a transport needs to open one connection.
+
+    ``headers`` may carry credentials: never log or repr them.
+    """
+
+    url: str
+    headers: Sequence[tuple[str, str]] = field(default=(), repr=False)
+    subprotocols: Sequence[str] = ()
+    max_message_size: int = 16 * 1024 * 1024
+
+
+class Transport(Protocol):
+    """One open WebSocket connection, as the engine sees it.
+
+    Only one task receives and only one task sends (the engine's reader and writer);
+    ``ping`` may run beside them.
+    """
+
+    async def send_text(self, text: str) -> None:
+        """Send one text message. Raises TransportClosed if the connection is closed."""
+        ...
+
+    async def receive(self) -> str | bytes:
+        """Receive one whole message. Raises TransportClosed when the connection closes."""
+        ...
+
+    async def ping(self) -> None:
+        """Send a ping and wait for its pong. Raises TransportClosed if closed."""
+        ...
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame and wait for the peer's; callers bound it with a timeout."""
+        ...
+
+    async def abort(self) -> None:
+        """Close the underlying socket at once, without a close handshake."""
+        ...
+
+
+TransportFactory = Callable[[ConnectRequest], AbstractAsyncContextManager[Transport]]
+"""Opens a connection for a request; the context manager owns whatever tasks it needs.
+
+Raises ConnectError / AuthenticationError (from trio_realtime) when it cannot connect.
+"""
