@@ -522,7 +522,10 @@ class RealtimeSession:
             self.active = run
         self.running[run.id] = run
         self._disarm_idle()
-        self.link.nursery.start_soon(run.run)
+        try:
+            await run.announce()
+        finally:
+            self.link.nursery.start_soon(run.run)
 
     def _response_input(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         context: list[dict[str, Any]] = []

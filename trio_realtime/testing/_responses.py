@@ -164,10 +164,13 @@ class ResponseRun:
 
     # -- the sequence -------------------------------------------------------------------
 
+    async def announce(self) -> None:
+        """Send ``response.created`` (before the next client event is handled)."""
+        await self.link.emit(ResponseCreatedEvent, response=self._response("in_progress"))
+
     async def run(self) -> None:
-        """Produce the whole response; always ends with ``response.done``."""
+        """Produce the rest of the response; always ends with ``response.done``."""
         try:
-            await self.link.emit(ResponseCreatedEvent, response=self._response("in_progress"))
             reply, failure = await self._think()
             status, details = "completed", None
             if failure is not None:

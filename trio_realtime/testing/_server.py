@@ -230,7 +230,6 @@ class Emulator:
         connection is over; the stream is closed by then.
         """
         tap = TapStream(stream)
-        record: EmulatorConnection | None = None
         try:
             async with trio.open_nursery() as nursery:
                 request = await wrap_server_stream(
@@ -239,13 +238,12 @@ class Emulator:
                     max_message_size=_MAX_MESSAGE_SIZE,
                     receive_buffer_size=_RECEIVE_BUFFER,
                 )
-                record = await self._serve(request, tap)
+                await self._serve(request, tap)
                 nursery.cancel_scope.cancel()
         finally:
-            await trio.aclose_forcefully(tap)
-            if record is not None:
-                record._finished()
-                self._notify()
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(tap)
+            self._finished(tap)
 
     async def _handle_request(self, request: WebSocketRequest) -> None:
         remote = request.remote
@@ -254,29 +252,33 @@ class Emulator:
             log.warning("emulator: a request arrived on an unknown stream")
             await request.reject(500)
             return
-        record: EmulatorConnection | None = None
         try:
-            record = await self._serve(request, tap)
+            await self._serve(request, tap)
         finally:
             if self._nursery is not None:
-                self._nursery.start_soon(self._reap, tap, record)
+                self._nursery.start_soon(self._reap, tap)
 
-    async def _reap(self, tap: TapStream, record: EmulatorConnection | None) -> None:
+    async def _reap(self, tap: TapStream) -> None:
         """Make sure the socket is closed once trio-websocket is done with it."""
         try:
             with trio.move_on_after(2 * CLOSE_TIMEOUT):
                 await tap.closed.wait()
         finally:
-            await trio.aclose_forcefully(tap)
-            if record is not None:
-                record._finished()
-                self._notify()
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(tap)
+            self._finished(tap)
 
-    async def _serve(self, request: WebSocketRequest, tap: TapStream) -> EmulatorConnection | None:
+    def _finished(self, tap: TapStream) -> None:
+        for record in self.connections:
+            if record._sniffer is tap.sniffer:
+                record._finished()
+        self._notify()
+
+    async def _serve(self, request: WebSocketRequest, tap: TapStream) -> None:
         route = _route(request.path)
         if route is None:
             await request.reject(404, body=b"Not Found")
-            return None
+            return
         offered = request.proposed_subprotocols
         ws = await request.accept(subprotocol="realtime" if "realtime" in offered else None)
         raw_headers = {
@@ -309,7 +311,6 @@ class Emulator:
                 await ws.aclose(1011, "server_error")
         finally:
             self._notify()
-        return record
 
     def _notify(self) -> None:
         self._changed.set()

@@ -173,7 +173,8 @@ class TapStream(trio.abc.Stream):
             if self.close_swallowed:
                 await self._drain_until_peer_closes()
         finally:
-            await trio.aclose_forcefully(self.stream)
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(self.stream)
             self.closed.set()
 
     def stall(self) -> None:
@@ -196,7 +197,8 @@ class TapStream(trio.abc.Stream):
     async def abort(self) -> None:
         """Cut the TCP connection without a close frame."""
         self._unstall.set()
-        await trio.aclose_forcefully(self.stream)
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(self.stream)
 
     async def _drain_until_peer_closes(self) -> None:
         while True:
