@@ -408,3 +408,22 @@ async def test_send_rejects_what_is_not_an_event(server: MemoryServer) -> None:
             "type": "response.create",
             "response": {"instructions": "x"},
         }
+
+
+async def test_clear_audio_drops_only_audio_not_yet_committed(
+    servers: Callable[..., MemoryServer],
+) -> None:
+    server = servers(buffer=1)
+    async with session_with_peer(server) as (session, peer):
+        session.append_audio_nowait(b"\x00\x00" * 4800)  # 200 ms, committed below
+        await trio.testing.wait_all_tasks_blocked()
+        await session.commit_audio()
+        session.append_audio_nowait(b"\x00\x00" * 7200)  # 300 ms, cleared below
+        await session.clear_audio()
+        assert session.statistics().audio_queued_ms <= 200
+        received = [(await peer.receive())["type"] for _ in range(4)]
+    assert received == ["input_audio_buffer.append"] * 2 + [
+        "input_audio_buffer.commit",
+        "input_audio_buffer.clear",
+    ]
+    assert peer.pending() == 0

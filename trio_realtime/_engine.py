@@ -211,6 +211,7 @@ class Engine:
         self._background = anyio.CancelScope()
         self._writer_done = anyio.Event()
         self._closing = False
+        self._flush = False
         self._closed = False
         self._close_code = _NORMAL_CLOSE
         self._close_reason = ""
@@ -311,13 +312,18 @@ class Engine:
         self._queue(self._audio, frame)
 
     def _discard_queued_audio(self) -> int:
-        """Drop audio appends still queued locally (not barriers); returns bytes dropped."""
-        kept = [frame for frame in self._audio.drain() if frame.is_barrier]
-        dropped = self._audio_queued_bytes
-        self._audio_queued_bytes, self._audio_queued_ms = 0, 0.0
-        for frame in kept:
-            self._audio.reserve_nowait()
-            self._audio.frames.append(frame)
+        """Drop the audio queued after the last commit/clear; returns the bytes dropped.
+
+        Audio queued before a commit still waiting in the lane belongs to that commit.
+        """
+        frames = self._audio.frames
+        dropped = 0
+        while frames and not frames[-1].is_barrier:
+            frame = frames.pop()
+            self._audio._room.release()
+            dropped += frame.audio_bytes
+            self._audio_queued_bytes -= frame.audio_bytes
+            self._audio_queued_ms -= frame.audio_ms
         return dropped
 
     def _next_frame(self) -> _Frame | None:
@@ -341,9 +347,11 @@ class Engine:
         transport = self._transport
         assert transport is not None
         try:
-            while not self._closing:
+            while not (self._closing and not self._flush):
                 frame = self._next_frame()
                 if frame is None:
+                    if self._closing:
+                        break
                     self._work = anyio.Event()
                     await self._work.wait()
                     continue
@@ -496,18 +504,21 @@ class Engine:
         )
 
     async def aclose(self) -> None:
-        """Close the session: a close frame with 1000, bounded by ``close_timeout``.
+        """Close the session: write what is queued, then a close frame with 1000.
 
-        Idempotent. Queued frames not yet written are dropped and kept in ``unsent()``.
-        The events already received stay readable.
+        Bounded by ``close_timeout``: what could not be written by then is dropped and
+        kept in ``unsent()``. Idempotent. The events already received stay readable.
+        Leaving the ``async with`` normally does the same; leaving it by an exception or
+        a cancellation skips the queued frames (they are in ``unsent()``).
         """
-        await self._shutdown()
+        await self._shutdown(flush=True)
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, *, flush: bool = False) -> None:
         if self._closed:
             return
         self._closed = True
         self._closing = True
+        self._flush = flush and self._failure is None
         self._work.set()
         transport = self._transport
         with anyio.CancelScope(shield=True):
@@ -613,7 +624,7 @@ async def run_engine(
                         except BaseException as exc:
                             user_exc = exc
                     finally:
-                        await engine._shutdown()
+                        await engine._shutdown(flush=opened and user_exc is None)
     except BaseException as exc:
         raised = exc
     finally:

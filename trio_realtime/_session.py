@@ -302,7 +302,7 @@ class RealtimeSession(Engine):
         fields: dict[str, Any] = {"item": item}
         if previous_item_id is not None:
             fields["previous_item_id"] = previous_item_id
-        await self.send(ConversationItemCreateEvent.model_validate(fields))
+        await self.send(ConversationItemCreateEvent(**fields))
 
     async def retrieve_item(self, item_id: str) -> ConversationItem:
         """Fetch the server's full copy of an item, audio included.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from urllib.parse import urlsplit
 
 import trio
 import trio_websocket
@@ -53,38 +54,61 @@ class TrioWebSocketTransport:
         await self._ws._stream.aclose()
 
 
-def _ssl_context(url: str) -> ssl.SSLContext | None:
-    return ssl.create_default_context() if url.startswith("wss://") else None
-
-
 @asynccontextmanager
 async def open_trio_websocket(request: ConnectRequest) -> AsyncIterator[Transport]:
     """Open a connection with trio-websocket; its background reader lives in our nursery.
+
+    TCP and TLS are set up here, before trio-websocket sees the stream, so that a
+    refused connection or an untrusted certificate fails at once (trio-websocket's own
+    connect waits for a handshake that never comes when TLS fails).
 
     Raises:
         AuthenticationError: the server answered the upgrade with HTTP 401 or 403.
         ConnectError: DNS, TCP, TLS or the handshake failed.
     """
+    url = urlsplit(request.url)
+    secure = url.scheme == "wss"
+    host = url.hostname or ""
+    port = url.port or (443 if secure else 80)
+    host_header = host if url.port is None else f"{host}:{port}"
+    resource = (url.path or "/") + (f"?{url.query}" if url.query else "")
     async with trio.open_nursery() as nursery:
         try:
-            connection = await trio_websocket.connect_websocket_url(
-                nursery,
-                request.url,
-                _ssl_context(request.url),
-                subprotocols=list(request.subprotocols) or None,
-                extra_headers=[(k.encode(), v.encode()) for k, v in request.headers],
-                max_message_size=request.max_message_size,
-            )
+            stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]
+            stream = await trio.open_tcp_stream(host, port)
+            try:
+                if secure:
+                    stream = trio.SSLStream(
+                        stream,
+                        ssl.create_default_context(),
+                        server_hostname=host,
+                        https_compatible=True,
+                    )
+                    await stream.do_handshake()
+                connection = await trio_websocket.wrap_client_stream(
+                    nursery,
+                    stream,
+                    host_header,
+                    resource,
+                    subprotocols=list(request.subprotocols) or None,
+                    extra_headers=[(k.encode(), v.encode()) for k, v in request.headers],
+                    max_message_size=request.max_message_size,
+                    receive_buffer_size=65536,
+                )
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
         except trio_websocket.ConnectionRejected as exc:
             status = exc.status_code
             error = AuthenticationError if status in (401, 403) else ConnectError
             raise error(f"the server refused the WebSocket upgrade: HTTP {status}") from exc
         except trio_websocket.HandshakeError as exc:
             raise ConnectError(f"WebSocket handshake failed: {exc}") from exc
-        except ssl.SSLError as exc:
-            raise ConnectError(f"TLS failed: {exc}") from exc
+        except trio.BrokenResourceError as exc:
+            cause = exc.__cause__ or exc
+            raise ConnectError(f"TLS failed with {host_header}: {cause}") from exc
         except OSError as exc:
-            raise ConnectError(f"could not connect to {_host(request.url)}: {exc}") from exc
+            raise ConnectError(f"could not connect to {host_header}: {exc}") from exc
         transport = TrioWebSocketTransport(connection)
         try:
             yield transport
@@ -92,7 +116,3 @@ async def open_trio_websocket(request: ConnectRequest) -> AsyncIterator[Transpor
             with trio.CancelScope(shield=True):
                 await transport.abort()
             nursery.cancel_scope.cancel()
-
-
-def _host(url: str) -> str:
-    return url.split("://", 1)[-1].split("/", 1)[0]
