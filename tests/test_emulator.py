@@ -783,3 +783,77 @@ def test_translation_with_graceful_close(emulator: Emulator) -> None:
     connection = emulator.connections[0]
     assert connection.kind == "translation"
     assert connection.received_close_code == 1000
+
+
+def test_client_cancel_ends_the_response(emulator_factory: Callable[..., Emulator]) -> None:
+    emulator = emulator_factory(audio_pace=1.0)
+
+    async def client() -> list[Any]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.conversation.item.create(item=user_text("Please talk for a while."))
+            await conn.response.create()
+            events = []
+            async for event in conn:
+                events.append(event)
+                if event.type == "response.output_audio.delta":
+                    break
+            await conn.response.cancel()
+            events += await events_until(conn, "response.done")
+            await conn.response.cancel(event_id="evt_late")
+            events += await events_until(conn, "error")
+            return events
+
+    events = run(client)
+    done = next(event for event in events if event.type == "response.done").response
+    assert done.status == "cancelled"
+    assert done.status_details.reason == "client_cancelled"
+    assert done.output[0].status == "incomplete"
+    late = events[-1].error
+    assert (late.code, late.event_id) == ("response_cancel_not_active", "evt_late")
+
+
+def test_brain_audio_and_brain_failure(emulator_factory: Callable[..., Emulator]) -> None:
+    tone = (np.sin(np.arange(4800) * 0.1) * 8000).astype(np.int16)
+
+    def brain(request: BrainRequest) -> BrainReply:
+        if request.user_text == "fail":
+            raise ValueError("scripted failure")
+        return BrainReply(text="beep", audio=tone)
+
+    emulator = emulator_factory(brain=brain)
+
+    async def client() -> tuple[list[Any], list[Any]]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.conversation.item.create(item=user_text("beep please"))
+            await conn.response.create()
+            spoken = await events_until(conn, "response.done")
+            await conn.conversation.item.create(item=user_text("fail"))
+            await conn.response.create()
+            failed = await events_until(conn, "response.done")
+            return spoken, failed
+
+    spoken, failed = run(client)
+    audio = b"".join(
+        base64.b64decode(e.delta) for e in spoken if e.type == "response.output_audio.delta"
+    )
+    assert audio == pcm16_bytes(tone)
+    response = failed[-1].response
+    assert response.status == "failed"
+    assert response.status_details.error.type == "server_error"
+    assert response.output == []
+
+
+def test_clear_empties_the_input_buffer(emulator: Emulator) -> None:
+    async def client() -> list[Any]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.session.update(
+                session={"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+            )
+            await conn.input_audio_buffer.append(audio=b64(voice_like(300)))
+            await conn.input_audio_buffer.clear()
+            await conn.input_audio_buffer.commit()
+            return await events_until(conn, "error")
+
+    events = run(client)
+    assert [event.type for event in events][-2:] == ["input_audio_buffer.cleared", "error"]
+    assert events[-1].error.code == "input_audio_buffer_commit_empty"

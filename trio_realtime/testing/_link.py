@@ -107,6 +107,9 @@ class Link:
         )
         self._closing = False
         self._close_done = trio.Event()
+        self._queued = 0
+        self._stall_at: int | None = None
+        """Events queued when the stall began: the writer sends those, then no more."""
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -223,6 +226,7 @@ class Link:
         """Queue an event for sending (blocks while the outbox is full)."""
         try:
             await self._outbox_send.send(_Outgoing(event.to_json(), event.to_dict()))
+            self._queued += 1
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self._end("the connection is gone")
             await trio.lowlevel.checkpoint()
@@ -244,7 +248,7 @@ class Link:
                 if isinstance(item, _Close):
                     await self._close_now(item.code, item.reason)
                     return
-                if self.tap.stalled:
+                if self._stall_at is not None and len(self.record.sent) >= self._stall_at:
                     await trio.sleep_forever()
                 delay = self.record.faults.delay_s
                 if delay > 0:
@@ -294,6 +298,7 @@ class Link:
 
     async def _stall(self) -> None:
         log.debug("connection #%d stalls on purpose", self.record.number)
+        self._stall_at = self._queued
         self.tap.stall()
         await self.tap.wait_peer_gone()
         self._end("the stalled connection's peer went away")

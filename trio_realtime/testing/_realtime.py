@@ -42,7 +42,6 @@ from ..events import (
     parse_client_event,
 )
 from ._apierrors import ApiError
-from ._brain import transcript_for_audio
 from ._config import (
     apply_session_update,
     default_realtime_session,
@@ -50,9 +49,10 @@ from ._config import (
     validate_response_params,
 )
 from ._conversation import Conversation, public_item
+from ._formats import bytes_per_ms, decode_input_audio
+from ._input_audio import InputAudioBuffer, transcribe
 from ._link import Link
-from ._responses import ResponseRun, bytes_per_ms, decode_input_audio
-from ._vad import VoiceActivityDetector, eagerness_silence_ms
+from ._responses import ResponseRun
 
 __all__ = ["RealtimeSession"]
 
@@ -110,13 +110,7 @@ class RealtimeSession:
         self.active: ResponseRun | None = None
         self.running: dict[str, ResponseRun] = {}
         self.tokens_used = 0
-        self._buffer = bytearray()
-        self._buffer_start = 0
-        """Session sample number of the buffer's first sample."""
-        self._samples = 0
-        """Samples appended since the session started (in the input format's rate)."""
-        self._vad: VoiceActivityDetector | None = None
-        self._vad_key: tuple[Any, ...] | None = None
+        self.input = InputAudioBuffer()
         self._speech_item: str | None = None
         self._speech_start = 0
         self._idle_scope: trio.CancelScope | None = None
@@ -143,10 +137,7 @@ class RealtimeSession:
         elif event.type == "input_audio_buffer.commit":
             await self._commit_manually()
         elif event.type == "input_audio_buffer.clear":
-            self._buffer.clear()
-            self._buffer_start = self._samples
-            self._reset_vad()
-            await self.link.emit(InputAudioBufferClearedEvent)
+            await self._clear()
         elif isinstance(event, ConversationItemCreateEvent):
             await self._create_item(raw)
         elif isinstance(event, ConversationItemRetrieveEvent):
@@ -180,9 +171,6 @@ class RealtimeSession:
     def input_rate(self) -> int:
         return 24000 if self.input_format == "audio/pcm" else 8000
 
-    def _ms(self, sample: int) -> int:
-        return sample * 1000 // self.input_rate
-
     def rate_limit(self) -> dict[str, Any]:
         return {
             "name": "tokens",
@@ -197,38 +185,6 @@ class RealtimeSession:
         turn = self.config["audio"]["input"].get("turn_detection")
         return turn if isinstance(turn, dict) else None
 
-    def _detector(self) -> VoiceActivityDetector | None:
-        turn = self._turn_detection()
-        if turn is None:
-            self._vad = None
-            self._vad_key = None
-            return None
-        silence = turn.get("silence_duration_ms", 200)
-        if turn.get("type") == "semantic_vad":
-            silence = eagerness_silence_ms(turn.get("eagerness"))
-        key = (
-            self.input_rate,
-            turn.get("threshold", 0.5),
-            turn.get("prefix_padding_ms", 300),
-            silence,
-        )
-        if self._vad is None or key != self._vad_key:
-            self._vad = VoiceActivityDetector(
-                sample_rate=key[0],
-                threshold=key[1],
-                prefix_padding_ms=key[2],
-                silence_duration_ms=key[3],
-            )
-            self._vad.reset(self._samples)
-            self._vad_key = key
-            self._speech_item = None
-        return self._vad
-
-    def _reset_vad(self) -> None:
-        if self._vad is not None:
-            self._vad.reset(self._samples)
-        self._speech_item = None
-
     async def _append(self, audio: str) -> None:
         try:
             data = base64.b64decode(audio, validate=True)
@@ -239,26 +195,28 @@ class RealtimeSession:
                 "audio",
             ) from exc
         self.link.record.input_audio_bytes += len(data)
-        width = 2 if self.input_format == "audio/pcm" else 1
-        detector = self._detector()
-        self._buffer += data
-        self._samples += len(data) // width
-        if detector is None or not data:
-            return
-        for change in detector.feed(decode_input_audio(data, self.input_format)):
+        turn = self._turn_detection()
+        if turn is None:
+            self._speech_item = None
+        for change in self.input.append(data, self.input_format, turn):
             if change.kind == "start":
                 await self._speech_started(change.sample)
             else:
                 await self._speech_stopped(change.sample)
 
+    async def _clear(self) -> None:
+        self.input.clear()
+        self._speech_item = None
+        await self.link.emit(InputAudioBufferClearedEvent)
+
     async def _speech_started(self, sample: int) -> None:
         self._disarm_idle()
-        sample = max(sample, self._buffer_start)
+        sample = max(sample, self.input.start)
         self._speech_item = self.link.ids.make("item_")
         self._speech_start = sample
         await self.link.emit(
             InputAudioBufferSpeechStartedEvent,
-            audio_start_ms=self._ms(sample),
+            audio_start_ms=self.input.ms(sample),
             item_id=self._speech_item,
         )
         turn = self._turn_detection() or {}
@@ -271,26 +229,17 @@ class RealtimeSession:
         item_id = self._speech_item or self.link.ids.make("item_")
         self._speech_item = None
         await self.link.emit(
-            InputAudioBufferSpeechStoppedEvent, audio_end_ms=self._ms(sample), item_id=item_id
+            InputAudioBufferSpeechStoppedEvent,
+            audio_end_ms=self.input.ms(sample),
+            item_id=item_id,
         )
         await self._commit(item_id, start=self._speech_start, end=sample)
         turn = self._turn_detection() or {}
         if not self.transcription and turn.get("create_response", True) and self.active is None:
             await self.create_response({})
 
-    def _take_buffer(self, start: int, end: int) -> bytes:
-        """Remove the buffer up to sample ``end``; return samples ``start``..``end``."""
-        width = 2 if self.input_format == "audio/pcm" else 1
-        begin = max(0, start - self._buffer_start) * width
-        stop = max(0, end - self._buffer_start) * width
-        taken = bytes(self._buffer[begin:stop])
-        del self._buffer[:stop]
-        self._buffer_start = max(end, self._buffer_start)
-        return taken
-
     async def _commit_manually(self) -> None:
-        width = 2 if self.input_format == "audio/pcm" else 1
-        buffered_ms = len(self._buffer) / width * 1000 / self.input_rate
+        buffered_ms = self.input.buffered_ms()
         if buffered_ms < _MIN_COMMIT_MS:
             raise ApiError(
                 "input_audio_buffer_commit_empty",
@@ -298,11 +247,12 @@ class RealtimeSession:
                 f" {_MIN_COMMIT_MS}ms of audio, but buffer only has {buffered_ms:.2f}ms of audio.",
             )
         item_id = self._speech_item or self.link.ids.make("item_")
-        self._reset_vad()
-        await self._commit(item_id, start=self._buffer_start, end=self._samples)
+        self._speech_item = None
+        self.input.reset_vad()
+        await self._commit(item_id, start=self.input.start, end=self.input.end)
 
     async def _commit(self, item_id: str, *, start: int, end: int) -> None:
-        audio = self._take_buffer(start, end)
+        audio = self.input.take(start, end)
         previous = self.conversation.last_id()
         item = {
             "id": item_id,
@@ -324,21 +274,14 @@ class RealtimeSession:
         shown = public_item(item)
         await self.link.emit(ConversationItemAddedEvent, previous_item_id=previous, item=shown)
         await self.link.emit(ConversationItemDoneEvent, previous_item_id=previous, item=shown)
-        if self.config["audio"]["input"].get("transcription") is not None:
-            await self._transcribe(item_id, audio)
+        settings = self.config["audio"]["input"].get("transcription")
+        if settings is not None:
+            await self._transcribe(item_id, audio, str(settings.get("model") or ""))
 
-    async def _transcribe(self, item_id: str, audio: bytes) -> None:
-        from ..audio import frame_energy
-
-        settings = self.config["audio"]["input"]["transcription"]
-        samples = decode_input_audio(audio, self.input_format)
-        frame = self.input_rate // 100
-        voiced = int(np.count_nonzero(frame_energy(samples, frame) >= 0.5)) if samples.size else 0
-        transcript = transcript_for_audio(voiced / 100) if voiced >= 10 else ""
+    async def _transcribe(self, item_id: str, audio: bytes, model: str) -> None:
+        result = transcribe(audio, self.input_format, model)
         logprobs = "item.input_audio_transcription.logprobs" in (self.config.get("include") or [])
-        pieces = transcript.split(" ") if transcript else []
-        for index, word in enumerate(pieces):
-            delta = word if index == 0 else f" {word}"
+        for delta in result.deltas:
             extra: dict[str, Any] = {"obfuscation": self.link.ids.obfuscation(delta)}
             if logprobs:
                 extra["logprobs"] = [_logprob(delta)]
@@ -349,36 +292,21 @@ class RealtimeSession:
                 delta=delta,
                 **extra,
             )
-        seconds = samples.size / self.input_rate
-        model = str(settings.get("model") or "")
-        usage: dict[str, Any]
-        if "live" in model or "whisper" in model:
-            usage = {"type": "duration", "seconds": math.ceil(seconds)}
-        else:
-            audio_tokens = max(1, round(seconds * 10))
-            text_tokens = -(-len(transcript) // 4)
-            usage = {
-                "type": "tokens",
-                "total_tokens": audio_tokens + text_tokens,
-                "input_tokens": audio_tokens,
-                "input_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens},
-                "output_tokens": text_tokens,
-            }
         completed: dict[str, Any] = {}
         if logprobs:
-            completed["logprobs"] = [_logprob(word) for word in pieces]
+            completed["logprobs"] = [_logprob(delta) for delta in result.deltas]
         await self.link.emit(
             InputAudioTranscriptionCompletedEvent,
             item_id=item_id,
             content_index=0,
-            transcript=transcript,
-            usage=usage,
+            transcript=result.transcript,
+            usage=result.usage,
             **completed,
         )
         stored = self.conversation.get(item_id)
         if stored is not None:
             content = [dict(part) for part in stored.data["content"]]
-            content[0]["transcript"] = transcript
+            content[0]["transcript"] = result.transcript
             self.conversation.replace({**stored.data, "content": content})
 
     # -- idle timeout (server_vad idle_timeout_ms) ---------------------------------------
@@ -408,12 +336,12 @@ class RealtimeSession:
         item_id = self.link.ids.make("item_")
         await self.link.emit(
             InputAudioBufferTimeoutTriggeredEvent,
-            audio_start_ms=self._ms(self._buffer_start),
-            audio_end_ms=self._ms(self._samples),
+            audio_start_ms=self.input.ms(self.input.start),
+            audio_end_ms=self.input.ms(self.input.end),
             item_id=item_id,
         )
-        self._reset_vad()
-        await self._commit(item_id, start=self._buffer_start, end=self._samples)
+        self.input.reset_vad()
+        await self._commit(item_id, start=self.input.start, end=self.input.end)
         turn = self._turn_detection() or {}
         if turn.get("create_response", True) and self.active is None:
             await self.create_response({})

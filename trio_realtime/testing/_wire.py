@@ -143,18 +143,16 @@ class TapStream(trio.abc.Stream):
         return f"<trio_realtime emulator stream #{self.number}>"
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if self.stalled:
-            await self._unstall.wait()
-            return b""
-        data = await self.stream.receive_some(max_bytes)
-        if data:
-            self.sniffer.feed(data)
-        return bytes(data)
+        if not self.stalled:
+            data = await self.stream.receive_some(max_bytes)
+            if not self.stalled:
+                if data:
+                    self.sniffer.feed(data)
+                return bytes(data)
+        await self._unstall.wait()
+        return b""
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        if self.stalled:
-            await self._unstall.wait()
-            raise trio.BrokenResourceError("the stalled connection is gone")
         if (
             self.sniffer.close_received
             and self.should_ignore_close()
@@ -178,7 +176,7 @@ class TapStream(trio.abc.Stream):
             self.closed.set()
 
     def stall(self) -> None:
-        """Stop reading and sending; pending and future reads wait until the peer is gone."""
+        """Stop reading: pending and future reads wait until the peer is gone."""
         self.stalled = True
 
     async def wait_peer_gone(self) -> None:
