@@ -50,7 +50,11 @@ def _serve(args: argparse.Namespace) -> int:
     async def run() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with open_emulator(
-                host=args.host, port=args.port, api_key=args.api_key, audio_pace=args.audio_pace
+                host=args.host,
+                port=args.port,
+                api_key=args.api_key,
+                audio_pace=args.audio_pace,
+                record=False,
             ) as emulator:
                 print(emulator.url, flush=True)
                 print("Realtime emulator running; Ctrl-C to stop.", file=sys.stderr, flush=True)

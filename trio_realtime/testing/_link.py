@@ -53,6 +53,7 @@ class EmulatorOptions:
     ping_interval: float | None = 20.0
     audio_pace: float | None = None
     session_max_s: float = 3600.0
+    record: bool = True
 
 
 class Session(Protocol):
@@ -108,6 +109,7 @@ class Link:
         self._closing = False
         self._close_done = trio.Event()
         self._queued = 0
+        self._sent = 0
         self._stall_at: int | None = None
         """Events queued when the stall began: the writer sends those, then no more."""
 
@@ -197,8 +199,9 @@ class Link:
             if session is not None
             else UnknownRealtimeEvent(type=str(obj.get("type", "")), raw=obj)
         )
-        self.record.received.append(event)
-        self.record._notify()
+        if self.options.record:
+            self.record.received.append(event)
+            self.record._notify()
         if session is None:
             return
         try:
@@ -248,18 +251,20 @@ class Link:
                 if isinstance(item, _Close):
                     await self._close_now(item.code, item.reason)
                     return
-                if self._stall_at is not None and len(self.record.sent) >= self._stall_at:
+                if self._stall_at is not None and self._sent >= self._stall_at:
                     await trio.sleep_forever()
                 delay = self.record.faults.delay_s
                 if delay > 0:
                     await trio.sleep(delay)
-                self.record.sent.append(item.data)
+                self._sent += 1
+                if self.options.record:
+                    self.record.sent.append(item.data)
                 try:
                     await self.ws.send_message(item.text)
                 except ConnectionClosed:
                     self._end("the connection closed while sending")
                     return
-                await self._after_sent(len(self.record.sent))
+                await self._after_sent(self._sent)
 
     async def _after_sent(self, count: int) -> None:
         faults = self.record.faults

@@ -179,7 +179,11 @@ class ResponseRun:
         }
 
     async def _think(self) -> tuple[BrainReply | None, str | None]:
-        request = self._request()
+        try:
+            request = self._request()
+        except Exception as exc:
+            log.warning("the emulator could not build the brain's request", exc_info=True)
+            return None, f"{type(exc).__name__}: {exc}"
         brain: Callable[[BrainRequest], Any] = self.link.options.brain or default_brain
         with trio.CancelScope() as scope:
             self._think_scope = scope

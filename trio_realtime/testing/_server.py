@@ -340,6 +340,7 @@ async def serve_emulator(
     ping_interval: float | None = 20.0,
     audio_pace: float | None = None,
     session_max_s: float = 3600.0,
+    record: bool = True,
     task_status: trio.TaskStatus[Emulator] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a Realtime emulator until cancelled; for ``nursery.start``.
@@ -354,6 +355,8 @@ async def serve_emulator(
     - ``audio_pace``: None streams response audio as fast as possible; 1.0 in real time
       (so a barge-in can interrupt it), 2.0 twice as fast.
     - ``session_max_s``: the session's maximum duration (``session_expired`` after it).
+    - ``record``: keep every event in ``EmulatorConnection.received`` / ``.sent``; turn
+      it off for long-running servers (``wait_for`` then never sees an event).
     """
     options = EmulatorOptions(
         api_key=api_key,
@@ -361,6 +364,7 @@ async def serve_emulator(
         ping_interval=ping_interval,
         audio_pace=audio_pace,
         session_max_s=session_max_s,
+        record=record,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
     async with trio.open_nursery() as nursery:
@@ -391,6 +395,7 @@ async def open_emulator(
     ping_interval: float | None = 20.0,
     audio_pace: float | None = None,
     session_max_s: float = 3600.0,
+    record: bool = True,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> AsyncIterator[Emulator]:
@@ -409,6 +414,7 @@ async def open_emulator(
                 ping_interval=ping_interval,
                 audio_pace=audio_pace,
                 session_max_s=session_max_s,
+                record=record,
                 task_status=task_status,
             )
         )

@@ -27,6 +27,7 @@ def run_emulator_in_thread(
     ping_interval: float | None = 20.0,
     audio_pace: float | None = None,
     session_max_s: float = 3600.0,
+    record: bool = True,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> Iterator[Emulator]:
@@ -50,6 +51,7 @@ def run_emulator_in_thread(
             ping_interval=ping_interval,
             audio_pace=audio_pace,
             session_max_s=session_max_s,
+            record=record,
             host=host,
             port=port,
         ) as emulator:
