@@ -272,7 +272,7 @@ async def test_append_audio_nowait_raises_would_block_when_the_lane_is_full(
             for _ in range(20):
                 session.append_audio_nowait(b"\x00\x00" * 2400)  # 100 ms each
         assert session.statistics().audio_queued_ms <= 500
-        with pytest.raises(ValueError, match="odd length"):
+        with pytest.raises(ValueError, match="even number of bytes"):
             await session.append_audio(b"\x00\x00\x00")
 
 

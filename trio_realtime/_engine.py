@@ -103,6 +103,8 @@ class SessionStatistics:
     audio_queued_ms: float
     """Milliseconds of audio waiting for the writer."""
     audio_sent_ms: float
+    audio_dropped_ms: float
+    """Audio the thread-safe feed dropped because the audio lane stayed full."""
     pings_sent: int
     last_ping_rtt: float | None
     """Round trip of the last answered ping, in seconds."""
@@ -150,6 +152,62 @@ class _Lane:
         return frames
 
 
+class _AudioLane:
+    """A FIFO of audio frames bounded by duration, plus the commit/clear barriers among them.
+
+    Room is measured in milliseconds: a caller waits until the queued audio plus its
+    own fits in ``capacity_ms`` (or the lane is empty, so one large append always fits).
+    Barriers take room in the control lane instead.
+    """
+
+    def __init__(self, capacity_ms: float, control: _Lane) -> None:
+        self.frames: deque[_Frame] = deque()
+        self.capacity_ms = capacity_ms
+        self.queued_ms = 0.0
+        self.queued_bytes = 0
+        self._control = control
+        self._room = anyio.Event()
+
+    def has_room(self, ms: float) -> bool:
+        return self.queued_ms <= 0 or self.queued_ms + ms <= self.capacity_ms
+
+    async def wait_room(self, ms: float) -> None:
+        while not self.has_room(ms):
+            self._room = anyio.Event()
+            await self._room.wait()
+        await anyio.lowlevel.checkpoint()
+
+    def push(self, frame: _Frame) -> None:
+        self.frames.append(frame)
+        self.queued_ms += frame.audio_ms
+        self.queued_bytes += frame.audio_bytes
+
+    def _taken(self, frame: _Frame) -> _Frame:
+        if frame.is_barrier:
+            self._control._room.release()
+        else:
+            self.queued_ms -= frame.audio_ms
+            self.queued_bytes -= frame.audio_bytes
+            self._room.set()
+        return frame
+
+    def popleft(self) -> _Frame:
+        return self._taken(self.frames.popleft())
+
+    def drop_unbarriered_tail(self) -> float:
+        """Drop the audio queued after the last barrier; returns the milliseconds dropped."""
+        dropped = 0.0
+        while self.frames and not self.frames[-1].is_barrier:
+            dropped += self._taken(self.frames.pop()).audio_ms
+        return dropped
+
+    def drain(self) -> list[_Frame]:
+        frames = list(self.frames)
+        while self.frames:
+            self.popleft()
+        return frames
+
+
 class _Reply(Generic[_E]):
     """A reply a helper waits for: an event, or a ``ServerError`` for its request."""
 
@@ -185,7 +243,7 @@ class Engine:
         heartbeat: Heartbeat | None,
         close_timeout: float,
         event_buffer: int,
-        audio_buffer_frames: int,
+        audio_buffer_ms: float,
     ) -> None:
         if event_buffer < 1:
             raise ValueError("event_buffer must be at least 1")
@@ -199,11 +257,9 @@ class Engine:
         self._event_buffer = event_buffer
         self._control = _Lane(CONTROL_BUFFER)
         self._urgent = _Lane(CONTROL_BUFFER)
-        self._audio = _Lane(max(1, audio_buffer_frames))
+        self._audio = _AudioLane(audio_buffer_ms, self._control)
         self._barriers_queued = 0
         self._barriers_sent = 0
-        self._audio_queued_bytes = 0
-        self._audio_queued_ms = 0.0
         self._work = anyio.Event()
         self._in_flight: _Frame | None = None
         self._transport: Transport | None = None
@@ -271,12 +327,15 @@ class Engine:
         return self._urgent if urgent else self._control
 
     def _queue(self, lane: _Lane, frame: _Frame) -> None:
-        if frame.is_barrier:
-            self._barriers_queued += 1
-        if lane is self._audio:
-            self._audio_queued_bytes += frame.audio_bytes
-            self._audio_queued_ms += frame.audio_ms
         lane.frames.append(frame)
+        self._work.set()
+
+    def _queue_audio(self, frames: list[_Frame]) -> None:
+        """Put audio frames and barriers in the audio lane (room already checked)."""
+        for frame in frames:
+            if frame.is_barrier:
+                self._barriers_queued += 1
+            self._audio.push(frame)
         self._work.set()
 
     async def _send_frame(self, text: str, *, urgent: bool = False) -> None:
@@ -296,35 +355,29 @@ class Engine:
         lane.reserve_nowait()
         self._queue(lane, _Frame(text, barrier=self._barriers_queued))
 
-    async def _send_audio_frame(self, frame: _Frame) -> None:
+    async def _send_barrier(self, text: str) -> None:
+        """Queue a commit/clear in the audio lane, in order with the audio before it."""
         self._check_open()
-        await self._audio.reserve()
+        await self._control.reserve()
         try:
             self._check_open()
         except BaseException:
-            self._audio._room.release()
+            self._control._room.release()
             raise
-        self._queue(self._audio, frame)
+        self._queue_audio([*self._audio_before_barrier(), _Frame(text, is_barrier=True)])
 
-    def _send_audio_frame_nowait(self, frame: _Frame) -> None:
+    def _send_barrier_nowait(self, text: str) -> None:
         self._check_open()
-        self._audio.reserve_nowait()
-        self._queue(self._audio, frame)
+        self._control.reserve_nowait()
+        self._queue_audio([*self._audio_before_barrier(), _Frame(text, is_barrier=True)])
 
-    def _discard_queued_audio(self) -> int:
-        """Drop the audio queued after the last commit/clear; returns the bytes dropped.
+    def _audio_before_barrier(self) -> list[_Frame]:
+        """Audio held back by the session that a barrier must not overtake (subclasses)."""
+        return []
 
-        Audio queued before a commit still waiting in the lane belongs to that commit.
-        """
-        frames = self._audio.frames
-        dropped = 0
-        while frames and not frames[-1].is_barrier:
-            frame = frames.pop()
-            self._audio._room.release()
-            dropped += frame.audio_bytes
-            self._audio_queued_bytes -= frame.audio_bytes
-            self._audio_queued_ms -= frame.audio_ms
-        return dropped
+    def _idle_audio(self) -> _Frame | None:
+        """A partial audio frame to write when nothing else is queued (subclasses)."""
+        return None
 
     def _next_frame(self) -> _Frame | None:
         if self._urgent.frames:
@@ -333,13 +386,10 @@ class Engine:
         if control and control[0].barrier <= self._barriers_sent:
             return self._control.popleft()
         if self._audio.frames:
-            frame = self._audio.popleft()
-            self._audio_queued_bytes -= frame.audio_bytes
-            self._audio_queued_ms -= frame.audio_ms
-            return frame
+            return self._audio.popleft()
         if control:
             return self._control.popleft()
-        return None
+        return self._idle_audio()
 
     # -- the tasks ------------------------------------------------------------------
 
@@ -548,23 +598,33 @@ class Engine:
             peak_events_buffered=self._peak_buffered,
             control_queued=len(self._control.frames) + len(self._urgent.frames),
             audio_queued_frames=len(self._audio.frames),
-            audio_queued_ms=self._audio_queued_ms,
+            audio_queued_ms=self._audio.queued_ms,
             audio_sent_ms=self._audio_sent_ms,
+            audio_dropped_ms=self._audio_dropped_ms(),
             pings_sent=self._pings_sent,
             last_ping_rtt=self._last_rtt,
         )
+
+    def _audio_dropped_ms(self) -> float:
+        return 0.0
 
     def statistics(self) -> SessionStatistics:
         """A frozen snapshot of counters and queue depths."""
         return self._statistics()
 
+    def _background_tasks(self) -> list[Callable[[], Any]]:
+        """The session's tasks: reader, writer, heartbeat (subclasses add theirs)."""
+        tasks: list[Callable[[], Any]] = [self._reader, self._writer]
+        config = self._heartbeat_config
+        if config is not None:
+            tasks.append(lambda: self._heartbeat(config))
+        return tasks
+
     async def _run_background(self) -> None:
         with self._background:
             async with anyio.create_task_group() as tasks:
-                tasks.start_soon(self._reader)
-                tasks.start_soon(self._writer)
-                if self._heartbeat_config is not None:
-                    tasks.start_soon(self._heartbeat, self._heartbeat_config)
+                for task in self._background_tasks():
+                    tasks.start_soon(task)
 
     async def _wait_opened(self) -> None:
         await self._opened.wait()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from collections import deque
@@ -10,21 +9,23 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
+import numpy as np
+import numpy.typing as npt
 
+from ._audio_input import input_format_of
+from ._audio_session import AUDIO_BUFFER_MS, AUDIO_CHUNK_MS, AudioSession
 from ._endpoint import AzureEndpoint, TokenProvider, build_connect_request
 from ._engine import (
     CLOSE_TIMEOUT,
     CONNECT_TIMEOUT,
     EVENT_BUFFER,
     MAX_MESSAGE_SIZE,
-    Engine,
     Heartbeat,
-    _Frame,
     _Reply,
     run_engine,
 )
 from ._transport import TransportFactory, select_transport
+from .audio import PlaybackTracker
 from .events import (
     ClientEventBase,
     ConversationItem,
@@ -36,6 +37,7 @@ from .events import (
     InputAudioBufferClearEvent,
     InputAudioBufferCommitEvent,
     RealtimeEvent,
+    ResponseAudioDeltaEvent,
     ResponseCancelEvent,
     ResponseCreatedEvent,
     ResponseCreateEvent,
@@ -55,12 +57,7 @@ __all__ = ["DEFAULT_MODEL", "RealtimeSession", "open_realtime_session"]
 
 DEFAULT_MODEL = "gpt-realtime"
 """The model used when ``open_realtime_session`` is given none."""
-AUDIO_BUFFER_MS = 5000
-"""Milliseconds of audio queued locally before ``append_audio`` waits."""
-AUDIO_CHUNK_MS = 100
-"""Milliseconds of audio per ``input_audio_buffer.append`` frame."""
 
-_PCM16_BYTES_PER_MS = 48  # 24 kHz mono, 2 bytes a sample
 _URGENT = frozenset({"response.cancel", "conversation.item.truncate", "output_audio_buffer.clear"})
 _AUDIO_ORDERED = frozenset({"input_audio_buffer.commit", "input_audio_buffer.clear"})
 
@@ -82,7 +79,7 @@ def _session_object(session: SessionInput | None, fields: Mapping[str, Any]) -> 
     return SessionConfig.model_validate(data)
 
 
-class RealtimeSession(Engine):
+class RealtimeSession(AudioSession):
     """An open conversation with the Realtime API; made by :func:`open_realtime_session`.
 
     Receive with ``async for event in session`` (or ``await session.receive()``; the
@@ -101,13 +98,15 @@ class RealtimeSession(Engine):
         close_timeout: float,
         event_buffer: int,
         audio_buffer_ms: int,
+        audio_chunk_ms: int,
     ) -> None:
         super().__init__(
             parse=parse_server_event,
             heartbeat=heartbeat,
             close_timeout=close_timeout,
             event_buffer=event_buffer,
-            audio_buffer_frames=max(1, audio_buffer_ms // AUDIO_CHUNK_MS),
+            audio_buffer_ms=audio_buffer_ms,
+            audio_chunk_ms=audio_chunk_ms,
         )
         self.session_id: str | None = None
         """The id of the session (``sess_...``), from ``session.created``."""
@@ -184,7 +183,7 @@ class RealtimeSession(Engine):
         """
         kind, text = self._serialise(event)
         if kind in _AUDIO_ORDERED:
-            await self._send_audio_frame(_Frame(text, is_barrier=True))
+            await self._send_barrier(text)
         else:
             await self._send_frame(text, urgent=kind in _URGENT)
 
@@ -192,7 +191,7 @@ class RealtimeSession(Engine):
         """Like :meth:`send`, but raises ``anyio.WouldBlock`` instead of waiting."""
         kind, text = self._serialise(event)
         if kind in _AUDIO_ORDERED:
-            self._send_audio_frame_nowait(_Frame(text, is_barrier=True))
+            self._send_barrier_nowait(text)
         else:
             self._send_frame_nowait(text, urgent=kind in _URGENT)
 
@@ -351,58 +350,37 @@ class RealtimeSession(Engine):
 
     # -- audio ------------------------------------------------------------------------
 
-    def _audio_frames(self, pcm16: bytes | bytearray | memoryview) -> list[_Frame]:
-        data = bytes(pcm16)
-        if len(data) % 2:
-            raise ValueError(
-                f"expected PCM16 audio (2 bytes a sample), got an odd length of {len(data)} bytes"
-            )
-        step = AUDIO_CHUNK_MS * _PCM16_BYTES_PER_MS
-        frames = []
-        for start in range(0, len(data), step):
-            chunk = data[start : start + step]
-            audio = base64.b64encode(chunk).decode("ascii")
-            frames.append(
-                _Frame(
-                    f'{{"type":"input_audio_buffer.append","audio":"{audio}"}}',
-                    audio_bytes=len(chunk),
-                    audio_ms=len(chunk) / _PCM16_BYTES_PER_MS,
-                )
-            )
-        return frames
+    def _input_format(self) -> str:
+        return input_format_of(self.config)
 
-    async def append_audio(self, pcm16: bytes | bytearray | memoryview) -> None:
-        """Queue PCM16 audio (24 kHz mono little-endian bytes) in frames of 100 ms.
+    def output_format(self) -> str:
+        """The session's output audio format: ``audio/pcm``, ``audio/pcmu`` or ``audio/pcma``."""
+        audio_config = getattr(self.config, "audio", None)
+        output = getattr(audio_config, "output", None)
+        fmt = getattr(getattr(output, "format", None), "type", None)
+        return fmt if isinstance(fmt, str) else "audio/pcm"
 
-        Waits while the audio lane is full (``audio_buffer_ms``). If cancelled while
-        waiting, the whole frames queued before the cancellation stay queued.
+    def decode_audio(self, event: ResponseAudioDeltaEvent) -> npt.NDArray[np.int16]:
+        """The audio of a delta as int16 samples, decoding G.711 when the session uses it."""
+        return event.pcm16(self.output_format())
 
-        Raises:
-            ValueError: an odd number of bytes (not PCM16).
+    async def truncate_to_played(self, tracker: PlaybackTracker) -> tuple[str, int, int] | None:
+        """Barge-in: cut the item being played at what the user actually heard.
+
+        Sends ``conversation.item.truncate`` for the tracker's current item with
+        ``audio_end_ms`` clamped to the audio actually received (so the service never
+        answers "already shorter than"), and cancels the response if it is still
+        active. Returns ``(item_id, content_index, audio_end_ms)``, or None when
+        nothing is being played. Resets the tracker.
         """
-        for frame in self._audio_frames(pcm16):
-            await self._send_audio_frame(frame)
-
-    def append_audio_nowait(self, pcm16: bytes | bytearray | memoryview) -> None:
-        """Queue audio without waiting; all of it or nothing.
-
-        Raises:
-            anyio.WouldBlock: the audio lane has no room for all of it.
-            ValueError: an odd number of bytes (not PCM16).
-        """
-        frames = self._audio_frames(pcm16)
-        reserved = 0
-        try:
-            for _ in frames:
-                self._audio.reserve_nowait()
-                reserved += 1
-        except anyio.WouldBlock:
-            for _ in range(reserved):
-                self._audio._room.release()
-            raise
-        self._check_open()
-        for frame in frames:
-            self._queue(self._audio, frame)
+        point = tracker.truncate_point()
+        if point is None:
+            return None
+        if self.active_response_id is not None:
+            await self.cancel_response(self.active_response_id)
+        await self.truncate_item(*point)
+        tracker.reset()
+        return point
 
     async def commit_audio(self) -> None:
         """Commit the input audio buffer, after all audio queued before this call."""
@@ -410,7 +388,7 @@ class RealtimeSession(Engine):
 
     async def clear_audio(self) -> None:
         """Discard input audio: what is still queued here, and the server's buffer."""
-        self._discard_queued_audio()
+        self._discard_local_audio()
         await self.send(InputAudioBufferClearEvent())
 
 
@@ -429,6 +407,7 @@ async def open_realtime_session(
     event_buffer: int = EVENT_BUFFER,
     max_message_size: int = MAX_MESSAGE_SIZE,
     audio_buffer_ms: int = AUDIO_BUFFER_MS,
+    audio_chunk_ms: int = AUDIO_CHUNK_MS,
     transport: str | TransportFactory | None = None,
 ) -> AsyncIterator[RealtimeSession]:
     """Open a Realtime conversation session: ``async with open_realtime_session(...) as s:``.
@@ -443,7 +422,8 @@ async def open_realtime_session(
     does a callable returning one); ``url`` to ``OPENAI_WEBSOCKET_BASE_URL`` /
     ``OPENAI_BASE_URL`` / ``wss://api.openai.com/v1`` (a base URL gets ``/realtime``
     appended; the local emulator's ``emulator.url`` works as is). ``heartbeat=None``
-    turns pings off.
+    turns pings off. Audio waits locally up to ``audio_buffer_ms`` and goes out in
+    frames of ``audio_chunk_ms``.
 
     Raises (exactly one exception, never a group):
         the block's own exception, unchanged; a cancellation from outside, unchanged;
@@ -468,6 +448,7 @@ async def open_realtime_session(
         close_timeout=close_timeout,
         event_buffer=event_buffer,
         audio_buffer_ms=audio_buffer_ms,
+        audio_chunk_ms=audio_chunk_ms,
     )
 
     async def configure(opened: RealtimeSession) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
+from ._audio import AudioDeltaMixin
 from ._base import RealtimeEvent
 from ._types import (
     ContentPart,
@@ -373,7 +374,7 @@ class ResponseTextDoneEvent(_ContentEvent):
     text: str
 
 
-class ResponseAudioDeltaEvent(_ContentEvent):
+class ResponseAudioDeltaEvent(AudioDeltaMixin, _ContentEvent):
     """A chunk of the response's audio, base64 in the session's output format.
 
     Wire names ``response.output_audio.delta`` / ``response.audio.delta``.

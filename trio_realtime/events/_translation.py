@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+from ._audio import AudioDeltaMixin
 from ._base import WireModel
 from ._client import ClientEventBase
 from ._server import ErrorEvent, ServerEventBase
@@ -123,7 +124,7 @@ class TranslationOutputTranscriptDeltaEvent(ServerEventBase):
     elapsed_ms: int | None = None
 
 
-class TranslationOutputAudioDeltaEvent(ServerEventBase):
+class TranslationOutputAudioDeltaEvent(AudioDeltaMixin, ServerEventBase):
     """A chunk of translated audio: base64 PCM16, 24 kHz mono unless stated."""
 
     type: Literal["session.output_audio.delta"] = "session.output_audio.delta"

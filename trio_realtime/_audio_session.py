@@ -1,0 +1,223 @@
+"""The audio side of a session: a backpressured ingestion lane and a thread-safe feed.
+
+Shared by conversation and translation sessions: what differs is the append event's
+``type`` and the frame duration.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import numpy as np
+import numpy.typing as npt
+import sniffio
+
+from . import audio
+from ._audio_input import AudioEncoder, EncodedFrame
+from ._engine import Engine, Heartbeat, _Frame
+
+__all__ = ["AUDIO_BUFFER_MS", "AUDIO_CHUNK_MS", "AudioSession"]
+
+AUDIO_BUFFER_MS = 5000
+"""Milliseconds of audio queued locally before ``append_audio`` waits."""
+AUDIO_CHUNK_MS = 100
+"""Milliseconds of audio per append event sent to the service."""
+THREAD_FEED_MS = 2000
+"""Milliseconds of audio the thread-safe feed holds before it drops the oldest."""
+
+
+class _ThreadFeed:
+    """Audio handed over by a foreign thread: bounded, never blocks, drops the oldest."""
+
+    def __init__(self, capacity_ms: float) -> None:
+        self.capacity_ms = capacity_ms
+        self.chunks: deque[tuple[npt.NDArray[np.int16], float, float]] = deque()
+        self.queued_ms = 0.0
+        self.dropped_ms = 0.0
+        self.lock = threading.Lock()
+
+    def put(self, pcm: npt.NDArray[np.int16], rate: float) -> None:
+        ms = len(pcm) * 1000 / rate
+        with self.lock:
+            self.chunks.append((pcm, rate, ms))
+            self.queued_ms += ms
+            while self.queued_ms > self.capacity_ms and len(self.chunks) > 1:
+                _, _, old_ms = self.chunks.popleft()
+                self.queued_ms -= old_ms
+                self.dropped_ms += old_ms
+
+    def take(self) -> list[tuple[npt.NDArray[np.int16], float, float]]:
+        with self.lock:
+            chunks = list(self.chunks)
+            self.chunks.clear()
+            self.queued_ms = 0.0
+        return chunks
+
+
+class AudioSession(Engine):
+    """An engine with an audio lane: conversion, resampling, framing, backpressure."""
+
+    _append_type = "input_audio_buffer.append"
+
+    def __init__(
+        self,
+        *,
+        parse: Callable[[str | bytes], Any],
+        heartbeat: Heartbeat | None,
+        close_timeout: float,
+        event_buffer: int,
+        audio_buffer_ms: float,
+        audio_chunk_ms: int,
+    ) -> None:
+        if audio_buffer_ms < audio_chunk_ms:
+            raise ValueError("audio_buffer_ms must hold at least one audio_chunk_ms frame")
+        super().__init__(
+            parse=parse,
+            heartbeat=heartbeat,
+            close_timeout=close_timeout,
+            event_buffer=event_buffer,
+            audio_buffer_ms=audio_buffer_ms,
+        )
+        self._audio_chunk_ms = audio_chunk_ms
+        self._encoder = AudioEncoder(chunk_ms=audio_chunk_ms)
+        self._feed = _ThreadFeed(THREAD_FEED_MS)
+        self._feed_wake = anyio.Event()
+        self._wake_from_thread: Callable[[], None] | None = None
+
+    def _input_format(self) -> str:
+        """The wire format audio is encoded to (subclasses read it from the session)."""
+        return "audio/pcm"
+
+    def _encoder_for_session(self) -> AudioEncoder:
+        fmt = self._input_format()
+        if fmt != self._encoder.format:
+            self._encoder = AudioEncoder(format=fmt, chunk_ms=self._audio_chunk_ms)
+        return self._encoder
+
+    def _frame(self, encoded: EncodedFrame) -> _Frame:
+        payload = base64.b64encode(encoded.data).decode("ascii")
+        return _Frame(
+            f'{{"type":"{self._append_type}","audio":"{payload}"}}',
+            audio_bytes=len(encoded.data),
+            audio_ms=encoded.ms,
+        )
+
+    def _audio_before_barrier(self) -> list[_Frame]:
+        return [self._frame(encoded) for encoded in self._encoder.flush()]
+
+    def _idle_audio(self) -> _Frame | None:
+        partial = self._encoder.take_partial()
+        return None if partial is None else self._frame(partial)
+
+    def _piece_samples(self, sample_rate: float) -> int:
+        return max(1, int(self._audio.capacity_ms / 2 * sample_rate / 1000))
+
+    async def append_audio(self, samples: audio.PCMInput, *, sample_rate: float = 24000) -> None:
+        """Queue audio for the service: converted, resampled and encoded as the session needs.
+
+        ``samples``: PCM16 little-endian bytes, or a numpy array of int16, float32 or
+        float64 (floats in [-1, 1], clipped), mono ``(n,)`` or ``(n, channels)``
+        (mixed down). Other rates are resampled (soxr, streaming: consecutive calls
+        equal one call on the concatenation); sessions configured for ``audio/pcmu`` /
+        ``audio/pcma`` get 8 kHz G.711. Waits while more than ``audio_buffer_ms`` is
+        queued. If cancelled while waiting, a prefix of the audio (whole pieces of half
+        the buffer) may have been queued; ``statistics()`` shows it.
+
+        Raises:
+            TypeError: not bytes or a numpy array of int16/float32/float64.
+            ValueError: an odd byte count, NaN/inf, a 3-D array, a sample rate <= 0.
+        """
+        encoder = self._encoder_for_session()
+        pcm = encoder.convert(samples, sample_rate)
+        step = self._piece_samples(sample_rate)
+        for start in range(0, len(pcm), step):
+            piece = pcm[start : start + step]
+            self._check_open()
+            await self._audio.wait_room(len(piece) * 1000 / sample_rate)
+            self._check_open()
+            encoder = self._encoder_for_session()
+            self._queue_audio([self._frame(f) for f in encoder.encode(piece, sample_rate)])
+        self._work.set()
+
+    def append_audio_nowait(self, samples: audio.PCMInput, *, sample_rate: float = 24000) -> None:
+        """Like :meth:`append_audio`, without waiting: all of the audio, or none of it.
+
+        Raises:
+            anyio.WouldBlock: the audio lane has no room for it.
+            TypeError, ValueError: as :meth:`append_audio`.
+        """
+        encoder = self._encoder_for_session()
+        pcm = encoder.convert(samples, sample_rate)
+        self._check_open()
+        if not self._audio.has_room(len(pcm) * 1000 / sample_rate):
+            raise anyio.WouldBlock
+        self._queue_audio([self._frame(f) for f in encoder.encode(pcm, sample_rate)])
+
+    def append_audio_threadsafe(
+        self, samples: audio.PCMInput, *, sample_rate: float = 24000
+    ) -> None:
+        """Hand over audio from another thread (a sounddevice/PortAudio callback).
+
+        Never blocks the calling thread: the audio waits in a small buffer
+        (``THREAD_FEED_MS``) that the session's audio pump moves into the audio lane;
+        when the lane stays full, the oldest audio in that buffer is dropped and
+        counted in ``statistics().audio_dropped_ms``. Call it only while the session is
+        open. Raises TypeError/ValueError like :meth:`append_audio`.
+        """
+        pcm = self._encoder.convert(samples, sample_rate)
+        self._feed.put(np.array(pcm, copy=True), sample_rate)
+        wake = self._wake_from_thread
+        if wake is not None:
+            wake()
+
+    def _discard_local_audio(self) -> None:
+        self._audio.drop_unbarriered_tail()
+        self._encoder.clear()
+        self._feed.take()
+
+    async def _audio_pump(self) -> None:
+        """Move audio from the thread feed into the audio lane, with backpressure."""
+        self._wake_from_thread = _thread_waker(self._wake_feed)
+        while True:
+            await self._feed_wake.wait()
+            self._feed_wake = anyio.Event()
+            for pcm, rate, _ in self._feed.take():
+                await self.append_audio(pcm, sample_rate=rate)
+
+    def _wake_feed(self) -> None:
+        self._feed_wake.set()
+
+    def _audio_dropped_ms(self) -> float:
+        return self._feed.dropped_ms
+
+    def _background_tasks(self) -> list[Callable[[], Any]]:
+        return [*super()._background_tasks(), self._audio_pump]
+
+
+def _thread_waker(callback: Callable[[], None]) -> Callable[[], None]:
+    """A function any thread may call to run ``callback`` soon in this event loop."""
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        token = trio.lowlevel.current_trio_token()
+
+        def wake_trio() -> None:
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(callback)
+
+        return wake_trio
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+
+    def wake_asyncio() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            loop.call_soon_threadsafe(callback)
+
+    return wake_asyncio
