@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -397,3 +398,85 @@ async def test_translation_rejects_other_updates_and_unknown_events(emulator: Em
         await send(ws, {"type": "session.close"})
         assert (await receive(ws))["type"] == "session.closed"
         assert await expect_close(ws) == (1000, None)
+
+
+_FUZZ_TYPES = [
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.retrieve",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "response.create",
+    "response.cancel",
+    "output_audio_buffer.clear",
+    "session.close",
+    "nope",
+]
+_FUZZ_FIELDS = [
+    "session",
+    "type",
+    "audio",
+    "item",
+    "item_id",
+    "previous_item_id",
+    "content_index",
+    "audio_end_ms",
+    "response",
+    "response_id",
+    "input",
+    "tools",
+    "output_modalities",
+    "turn_detection",
+    "format",
+    "content",
+    "role",
+    "call_id",
+    "conversation",
+]
+_FUZZ_SCALARS: list[Any] = [
+    None,
+    0,
+    -1,
+    7,
+    1.5,
+    True,
+    "",
+    "x",
+    "root",
+    "AAAA",
+    "realtime",
+    "message",
+]
+
+
+def _fuzz_value(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth > 3 or roll < 0.5:
+        return rng.choice(_FUZZ_SCALARS)
+    if roll < 0.65:
+        return [_fuzz_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {rng.choice(_FUZZ_FIELDS): _fuzz_value(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+async def test_random_client_events_never_break_the_session(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    rng = random.Random(20251)
+    async with connect(emulator.realtime_url + "?model=gpt-realtime") as ws:
+        await receive(ws)
+        for index in range(400):
+            event = {name: _fuzz_value(rng) for name in rng.sample(_FUZZ_FIELDS, rng.randint(0, 4))}
+            event["type"] = rng.choice(_FUZZ_TYPES)
+            event["event_id"] = f"fuzz_{index}"
+            await ws.send_message(json.dumps(event))
+        await send(ws, {"type": "conversation.item.delete", "item_id": "none", "event_id": "end"})
+        while True:
+            event = await receive(ws)
+            if event["type"] == "error" and event["error"]["event_id"] == "end":
+                break
+        connection = emulator.connections[0]
+        assert len(connection.received) == 401
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]

@@ -18,6 +18,7 @@ import pydantic
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from .._errors import ProtocolError
 from ..events import (
     ErrorEvent,
     RealtimeEvent,
@@ -40,6 +41,8 @@ CLOSE_TIMEOUT = 5.0
 _OUTBOX_SIZE = 64
 _MALFORMED_FRAME = '{"type": "response.output_text.delta", "delta": "cut off'
 _BINARY_FRAME = b"\x00\x01\x02\x03binary"
+_MAX_DEPTH = 64
+"""Deeper client JSON is refused (pydantic cannot echo arbitrarily deep objects)."""
 
 _S = TypeVar("_S", bound=ServerEventBase)
 
@@ -101,7 +104,6 @@ class Link:
         self.model = model
         self.ids = IdFactory(f"connection-{record.number}")
         self.session: Session | None = None
-        self.started_at = 0.0
         self._nursery: trio.Nursery | None = None
         self._outbox_send, self._outbox_receive = trio.open_memory_channel[_Outgoing | _Close](
             _OUTBOX_SIZE
@@ -127,7 +129,6 @@ class Link:
         rejection: tuple[ApiError, int] | None,
     ) -> None:
         """Serve the connection until either side closes it or the emulator stops."""
-        self.started_at = trio.current_time()
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._writer)
@@ -180,7 +181,7 @@ class Link:
             return
         try:
             obj = json.loads(message)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             await self.send_error(
                 ApiError("invalid_json", f"Invalid event: failed to parse JSON value. {exc}")
             )
@@ -190,15 +191,27 @@ class Link:
                 ApiError("invalid_event", "Invalid event: expected a JSON object.")
             )
             return
+        if _too_deep(obj):
+            await self.send_error(
+                ApiError(
+                    "invalid_event",
+                    f"Invalid event: JSON nested deeper than {_MAX_DEPTH} levels.",
+                )
+            )
+            return
         client_event_id = obj.get("event_id")
         if not isinstance(client_event_id, str):
             client_event_id = None
         session = self.session
-        event = (
-            session.parse(obj)
-            if session is not None
-            else UnknownRealtimeEvent(type=str(obj.get("type", "")), raw=obj)
-        )
+        try:
+            event = (
+                session.parse(obj)
+                if session is not None
+                else UnknownRealtimeEvent(type=str(obj.get("type", "")), raw=obj)
+            )
+        except ProtocolError as exc:
+            await self.send_error(ApiError("invalid_event", f"Invalid event: {exc}"))
+            return
         if self.options.record:
             self.record.received.append(event)
             self.record._notify()
@@ -228,7 +241,8 @@ class Link:
     async def send(self, event: ServerEventBase) -> None:
         """Queue an event for sending (blocks while the outbox is full)."""
         try:
-            await self._outbox_send.send(_Outgoing(event.to_json(), event.to_dict()))
+            data = event.to_dict() if self.options.record else {}
+            await self._outbox_send.send(_Outgoing(event.to_json(), data))
             self._queued += 1
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self._end("the connection is gone")
@@ -364,3 +378,18 @@ def _validation_error(obj: dict[str, Any], error: pydantic.ValidationError | Non
             param,
         )
     return ApiError("invalid_event", f"Invalid event: {first['msg']}.")
+
+
+def _too_deep(obj: Any) -> bool:
+    """Whether a decoded JSON value nests deeper than ``_MAX_DEPTH`` (no recursion)."""
+    level: list[Any] = [obj]
+    for _ in range(_MAX_DEPTH):
+        level = [
+            child
+            for value in level
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
