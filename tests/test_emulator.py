@@ -23,7 +23,14 @@ import websockets
 from openai.types.realtime import RealtimeServerEvent, RealtimeTranslationServerEvent
 from pydantic import TypeAdapter
 
-from trio_realtime.audio import pcm16_bytes, silence, ulaw_encode, voice_like
+from trio_realtime.audio import (
+    alaw_decode,
+    pcm16_bytes,
+    silence,
+    ulaw_decode,
+    ulaw_encode,
+    voice_like,
+)
 from trio_realtime.testing import (
     BrainReply,
     BrainRequest,
@@ -226,18 +233,17 @@ def test_audio_response(emulator: Emulator) -> None:
     assert done.usage.output_token_details.audio_tokens > 0
 
 
-def test_audio_response_in_g711(emulator: Emulator) -> None:
+@pytest.mark.parametrize("format_type", ["audio/pcmu", "audio/pcma"])
+def test_audio_response_in_g711(emulator: Emulator, format_type: str) -> None:
     async def client() -> bytes:
         async with client_for(emulator).realtime.connect(model=MODEL) as conn:
             await conn.session.update(
-                session={
-                    "type": "realtime",
-                    "audio": {"output": {"format": {"type": "audio/pcmu"}}},
-                }
+                session={"type": "realtime", "audio": {"output": {"format": {"type": format_type}}}}
             )
             await conn.conversation.item.create(item=user_text("Hi"))
             await conn.response.create()
             events = await events_until(conn, "response.done")
+            assert events[-1].response.audio.output.format.type == format_type
             return b"".join(
                 base64.b64decode(event.delta)
                 for event in events
@@ -246,6 +252,8 @@ def test_audio_response_in_g711(emulator: Emulator) -> None:
 
     audio = run(client)
     assert len(audio) == len("You said: Hi") * 65 * 8
+    decode = ulaw_decode if format_type == "audio/pcmu" else alaw_decode
+    assert np.abs(decode(audio).astype(np.int32)).max() > 1000
 
 
 def test_manual_commit_and_response(emulator: Emulator) -> None:
@@ -516,6 +524,7 @@ def test_transcription_session(emulator: Emulator) -> None:
                             "turn_detection": None,
                         }
                     },
+                    "include": ["item.input_audio_transcription.logprobs"],
                 }
             )
             for chunk in chunks_100ms(audio):
@@ -541,6 +550,7 @@ def test_transcription_session(emulator: Emulator) -> None:
     assert "".join(deltas) == completed.transcript
     assert completed.transcript.startswith("Hello this")
     assert completed.usage.input_tokens > 0
+    assert [entry.token for entry in completed.logprobs] == deltas
     assert events[-1].type == "error"
     assert "rate_limits.updated" not in types
     assert emulator.connections[0].kind == "transcription"
