@@ -55,7 +55,7 @@ def _split(data: bytes, cuts: list[int]) -> list[bytes]:
 @given(
     sizes=st.lists(st.integers(0, 70_000), max_size=4),
     pongs=st.integers(0, 3),
-    code=st.integers(1000, 4999),
+    code=st.sampled_from([1000, 1001, 1002, 1003, 1007, 1008, 1011]) | st.integers(3000, 4999),
     reason=st.text(max_size=20),
     cuts=st.lists(st.integers(0, 400_000), max_size=12),
 )
