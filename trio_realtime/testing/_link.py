@@ -51,7 +51,7 @@ _S = TypeVar("_S", bound=ServerEventBase)
 class EmulatorOptions:
     """Behaviour shared by every connection of one emulator."""
 
-    api_key: str | None = None
+    api_key: str | None = dataclasses.field(default=None, repr=False)
     brain: Brain | None = None
     ping_interval: float | None = 20.0
     audio_pace: float | None = None
