@@ -129,9 +129,11 @@ async def test_azure_without_credentials_is_a_clear_error() -> None:
         await request(azure=AzureEndpoint("https://res.openai.azure.com", "d"))
 
 
-def test_asyncio_backend_fails_at_once_with_advice() -> None:
+def test_trio_websocket_on_asyncio_fails_at_once_with_advice() -> None:
     async def main() -> None:
-        async with rt.open_realtime_session(api_key="k", url="ws://127.0.0.1:9/v1"):
+        async with rt.open_realtime_session(
+            api_key="k", url="ws://127.0.0.1:9/v1", transport="trio-websocket"
+        ):
             pytest.fail("the block must not run")
 
     with pytest.raises(rt.ConnectError, match="Trio only"):

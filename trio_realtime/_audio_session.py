@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import math
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import sniffio
 from . import audio
 from ._audio_input import AudioEncoder, EncodedFrame
 from ._engine import Engine, Heartbeat, _Frame
+from ._errors import RealtimeError
 
 __all__ = ["AUDIO_BUFFER_MS", "AUDIO_CHUNK_MS", "AudioSession"]
 
@@ -52,7 +54,19 @@ class _ThreadFeed:
                 self.queued_ms -= old_ms
                 self.dropped_ms += old_ms
 
-    def take(self) -> list[tuple[npt.NDArray[np.int16], float, float]]:
+    def next_ms(self) -> float | None:
+        with self.lock:
+            return self.chunks[0][2] if self.chunks else None
+
+    def take_one(self) -> tuple[npt.NDArray[np.int16], float] | None:
+        with self.lock:
+            if not self.chunks:
+                return None
+            pcm, rate, ms = self.chunks.popleft()
+            self.queued_ms -= ms
+        return pcm, rate
+
+    def take_all(self) -> list[tuple[npt.NDArray[np.int16], float, float]]:
         with self.lock:
             chunks = list(self.chunks)
             self.chunks.clear()
@@ -109,14 +123,16 @@ class AudioSession(Engine):
         )
 
     def _audio_before_barrier(self) -> list[_Frame]:
-        return [self._frame(encoded) for encoded in self._encoder.flush()]
-
-    def _idle_audio(self) -> _Frame | None:
-        partial = self._encoder.take_partial()
-        return None if partial is None else self._frame(partial)
+        """Everything appended so far, thread-fed audio included, ready to precede a commit."""
+        encoder = self._encoder_for_session()
+        encoded = []
+        for pcm, rate, _ in self._feed.take_all():
+            encoded += encoder.encode(pcm, rate)
+        return [self._frame(frame) for frame in encoded + encoder.flush()]
 
     def _piece_samples(self, sample_rate: float) -> int:
-        return max(1, int(self._audio.capacity_ms / 2 * sample_rate / 1000))
+        piece_ms = (self._audio.capacity_ms - self._audio_chunk_ms) / 2
+        return max(1, int(piece_ms * sample_rate / 1000))
 
     async def append_audio(self, samples: audio.PCMInput, *, sample_rate: float = 24000) -> None:
         """Queue audio for the service: converted, resampled and encoded as the session needs.
@@ -139,25 +155,34 @@ class AudioSession(Engine):
         for start in range(0, len(pcm), step):
             piece = pcm[start : start + step]
             self._check_open()
-            await self._audio.wait_room(len(piece) * 1000 / sample_rate)
+            await self._audio.wait_room(len(piece) * 1000 / sample_rate + encoder.pending_ms)
             self._check_open()
             encoder = self._encoder_for_session()
             self._queue_audio([self._frame(f) for f in encoder.encode(piece, sample_rate)])
-        self._work.set()
+        self._feed_wake.set()  # the pump restarts its partial-frame timer
 
     def append_audio_nowait(self, samples: audio.PCMInput, *, sample_rate: float = 24000) -> None:
         """Like :meth:`append_audio`, without waiting: all of the audio, or none of it.
 
         Raises:
-            anyio.WouldBlock: the audio lane has no room for it.
-            TypeError, ValueError: as :meth:`append_audio`.
+            anyio.WouldBlock: the audio lane has no room for it now.
+            ValueError: more audio than the lane can ever hold at once; or as
+                :meth:`append_audio`.
+            TypeError: as :meth:`append_audio`.
         """
         encoder = self._encoder_for_session()
         pcm = encoder.convert(samples, sample_rate)
         self._check_open()
-        if not self._audio.has_room(len(pcm) * 1000 / sample_rate):
+        ms = len(pcm) * 1000 / sample_rate
+        if ms + self._audio_chunk_ms > self._audio.capacity_ms:
+            raise ValueError(
+                f"{ms:.0f} ms of audio can never fit the {self._audio.capacity_ms:.0f} ms "
+                "audio buffer at once: use append_audio(), which waits and splits it"
+            )
+        if not self._audio.has_room(ms + self._encoder.pending_ms):
             raise anyio.WouldBlock
         self._queue_audio([self._frame(f) for f in encoder.encode(pcm, sample_rate)])
+        self._feed_wake.set()
 
     def append_audio_threadsafe(
         self, samples: audio.PCMInput, *, sample_rate: float = 24000
@@ -179,16 +204,35 @@ class AudioSession(Engine):
     def _discard_local_audio(self) -> None:
         self._audio.drop_unbarriered_tail()
         self._encoder.clear()
-        self._feed.take()
+        self._feed.take_all()
 
     async def _audio_pump(self) -> None:
-        """Move audio from the thread feed into the audio lane, with backpressure."""
+        """Move audio from the thread feed into the audio lane, with backpressure; send a
+        partial frame once no audio came for ``audio_chunk_ms`` (so none is held back)."""
         self._wake_from_thread = _thread_waker(self._wake_feed)
+        with contextlib.suppress(anyio.ClosedResourceError, RealtimeError):
+            await self._pump_audio()
+
+    async def _pump_audio(self) -> None:
         while True:
-            await self._feed_wake.wait()
-            self._feed_wake = anyio.Event()
-            for pcm, rate, _ in self._feed.take():
-                await self.append_audio(pcm, sample_rate=rate)
+            idle_s = self._audio_chunk_ms / 1000 if self._encoder.pending_ms else math.inf
+            with anyio.move_on_after(idle_s):
+                await self._feed_wake.wait()
+            if self._feed_wake.is_set():
+                self._feed_wake = anyio.Event()
+                # One chunk at a time, taken only once it fits: what waits stays in the
+                # feed (which drops the oldest), and a commit can flush it in order.
+                while (ms := self._feed.next_ms()) is not None:
+                    await self._audio.wait_room(ms + self._encoder.pending_ms)
+                    self._check_open()
+                    chunk = self._feed.take_one()
+                    if chunk is not None:
+                        encoder = self._encoder_for_session()
+                        self._queue_audio([self._frame(f) for f in encoder.encode(*chunk)])
+            elif not self._closing:
+                partial = self._encoder.take_partial()
+                if partial is not None:
+                    self._queue_audio([self._frame(partial)])
 
     def _wake_feed(self) -> None:
         self._feed_wake.set()

@@ -156,8 +156,7 @@ class _AudioLane:
     """A FIFO of audio frames bounded by duration, plus the commit/clear barriers among them.
 
     Room is measured in milliseconds: a caller waits until the queued audio plus its
-    own fits in ``capacity_ms`` (or the lane is empty, so one large append always fits).
-    Barriers take room in the control lane instead.
+    own fits in ``capacity_ms``. Barriers take room in the control lane instead.
     """
 
     def __init__(self, capacity_ms: float, control: _Lane) -> None:
@@ -169,7 +168,7 @@ class _AudioLane:
         self._room = anyio.Event()
 
     def has_room(self, ms: float) -> bool:
-        return self.queued_ms <= 0 or self.queued_ms + ms <= self.capacity_ms
+        return self.queued_ms + ms <= self.capacity_ms
 
     async def wait_room(self, ms: float) -> None:
         while not self.has_room(ms):
@@ -375,10 +374,6 @@ class Engine:
         """Audio held back by the session that a barrier must not overtake (subclasses)."""
         return []
 
-    def _idle_audio(self) -> _Frame | None:
-        """A partial audio frame to write when nothing else is queued (subclasses)."""
-        return None
-
     def _next_frame(self) -> _Frame | None:
         if self._urgent.frames:
             return self._urgent.popleft()
@@ -389,7 +384,7 @@ class Engine:
             return self._audio.popleft()
         if control:
             return self._control.popleft()
-        return self._idle_audio()
+        return None
 
     # -- the tasks ------------------------------------------------------------------
 
