@@ -24,7 +24,15 @@ from ._errors import (
 )
 from ._session import (
     RealtimeSession as RealtimeSession,
+    TranscriptionSession as TranscriptionSession,
     open_realtime_session as open_realtime_session,
+    open_transcription_session as open_transcription_session,
+)
+from ._translation import (
+    RealtimeTranslationSession as RealtimeTranslationSession,
+    TranslationResult as TranslationResult,
+    TranslationSegment as TranslationSegment,
+    open_translation_session as open_translation_session,
 )
 from ._transport import (
     ConnectRequest as ConnectRequest,
@@ -55,17 +63,23 @@ __all__ = [
     "RealtimeError",
     "RealtimeEvent",
     "RealtimeSession",
+    "RealtimeTranslationSession",
     "ServerError",
     "SessionClosed",
     "SessionStatistics",
     "Transport",
     "TransportClosed",
+    "TranscriptionSession",
+    "TranslationResult",
+    "TranslationSegment",
     "TransportFactory",
     "UnknownRealtimeEvent",
     "Unsent",
     "__version__",
     "events",
     "open_realtime_session",
+    "open_transcription_session",
+    "open_translation_session",
     "parse_client_event",
     "parse_server_event",
     "parse_translation_client_event",

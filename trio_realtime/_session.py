@@ -53,7 +53,13 @@ from .events import (
     parse_server_event,
 )
 
-__all__ = ["DEFAULT_MODEL", "RealtimeSession", "open_realtime_session"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "RealtimeSession",
+    "TranscriptionSession",
+    "open_realtime_session",
+    "open_transcription_session",
+]
 
 DEFAULT_MODEL = "gpt-realtime"
 """The model used when ``open_realtime_session`` is given none."""
@@ -65,7 +71,9 @@ SessionInput = SessionConfig | TranscriptionSessionConfig | Mapping[str, Any]
 """A session configuration: a typed config or a dict of the wire shape."""
 
 
-def _session_object(session: SessionInput | None, fields: Mapping[str, Any]) -> SessionObject:
+def _session_object(
+    session: SessionInput | None, fields: Mapping[str, Any], default_type: str = "realtime"
+) -> SessionObject:
     if isinstance(session, SessionConfig | TranscriptionSessionConfig):
         if not fields:
             return session
@@ -75,7 +83,9 @@ def _session_object(session: SessionInput | None, fields: Mapping[str, Any]) -> 
     data.update(fields)
     if data.get("type") == "transcription":
         return TranscriptionSessionConfig.model_validate(data)
-    data.setdefault("type", "realtime")
+    data.setdefault("type", default_type)
+    if data["type"] == "transcription":
+        return TranscriptionSessionConfig.model_validate(data)
     return SessionConfig.model_validate(data)
 
 
@@ -120,8 +130,10 @@ class RealtimeSession(AudioSession):
         self._response_done: dict[str, _Reply[ResponseDoneEvent]] = {}
         self._retrievals: dict[str, _Reply[ConversationItemRetrievedEvent]] = {}
 
+    _default_session_type = "realtime"
+
     def __repr__(self) -> str:
-        return f"<RealtimeSession {self.session_id or 'connecting'}>"
+        return f"<{type(self).__name__} {self.session_id or 'connecting'}>"
 
     def _new_event_id(self) -> str:
         self._next_id += 1
@@ -210,7 +222,8 @@ class RealtimeSession(AudioSession):
         """
         event_id = self._new_event_id()
         reply: _Reply[SessionUpdatedEvent] = _Reply()
-        event = SessionUpdateEvent(event_id=event_id, session=_session_object(session, fields))
+        config = _session_object(session, fields, self._default_session_type)
+        event = SessionUpdateEvent(event_id=event_id, session=config)
         self._expect_error(event_id, reply)
         self._updates.append(reply)
         try:
@@ -392,6 +405,19 @@ class RealtimeSession(AudioSession):
         await self.send(InputAudioBufferClearEvent())
 
 
+class TranscriptionSession(RealtimeSession):
+    """A transcription-only session (``?intent=transcription``); made by
+    :func:`open_transcription_session`.
+
+    No responses: append audio (and commit it, unless turn detection does), and read
+    ``conversation.item.input_audio_transcription.delta`` / ``.completed`` /
+    ``.failed`` / ``.segment`` events. ``update_session`` defaults to
+    ``type: "transcription"``.
+    """
+
+    _default_session_type = "transcription"
+
+
 @asynccontextmanager
 async def open_realtime_session(
     model: str | None = None,
@@ -452,6 +478,60 @@ async def open_realtime_session(
     )
 
     async def configure(opened: RealtimeSession) -> None:
+        if session is not None:
+            await opened.update_session(session)
+
+    async with run_engine(
+        engine, factory, request, connect_timeout=connect_timeout, opening=configure
+    ) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def open_transcription_session(
+    *,
+    session: SessionInput | None = None,
+    api_key: str | TokenProvider | None = None,
+    url: str | None = None,
+    azure: AzureEndpoint | None = None,
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    heartbeat: Heartbeat | None = Heartbeat(),  # noqa: B008 - frozen
+    connect_timeout: float = CONNECT_TIMEOUT,
+    close_timeout: float = CLOSE_TIMEOUT,
+    event_buffer: int = EVENT_BUFFER,
+    max_message_size: int = MAX_MESSAGE_SIZE,
+    audio_buffer_ms: int = AUDIO_BUFFER_MS,
+    audio_chunk_ms: int = AUDIO_CHUNK_MS,
+    transport: str | TransportFactory | None = None,
+) -> AsyncIterator[TranscriptionSession]:
+    """Open a transcription session: ``async with open_transcription_session(...) as s:``.
+
+    Connects with ``?intent=transcription`` (no model); ``session`` (a
+    :class:`~trio_realtime.events.TranscriptionSessionConfig` or a dict: transcription
+    model, language, prompt, delay, turn detection or ``None`` for manual commit, noise
+    reduction, ``include`` for logprobs) is sent as ``session.update`` before the block
+    starts. Options, closing rules and exceptions are those of
+    :func:`open_realtime_session`.
+    """
+    factory = select_transport(transport)
+    request = await build_connect_request(
+        path="realtime",
+        query={"intent": "transcription"},
+        api_key=api_key,
+        url=url,
+        azure=azure,
+        headers=headers,
+        max_message_size=max_message_size,
+    )
+    engine = TranscriptionSession(
+        heartbeat=heartbeat,
+        close_timeout=close_timeout,
+        event_buffer=event_buffer,
+        audio_buffer_ms=audio_buffer_ms,
+        audio_chunk_ms=audio_chunk_ms,
+    )
+
+    async def configure(opened: TranscriptionSession) -> None:
         if session is not None:
             await opened.update_session(session)
 
