@@ -10,6 +10,9 @@ import argparse
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 __all__ = ["build_parser", "main"]
 
@@ -68,8 +71,121 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=None, help="WebSocket base URL (default: OpenAI)")
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        metavar="KEY",
+        help="API key (default: OPENAI_API_KEY; without one, the embedded emulator is used)",
+    )
+    parser.add_argument(
+        "--emulator", action="store_true", help="use the embedded emulator even with a key"
+    )
+
+
+def _add_translate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    translate = subcommands.add_parser(
+        "translate",
+        help="translate a WAV file (speech to speech)",
+        description=(
+            "Stream a WAV file into a Realtime translation session and write the translated"
+            " speech. Example: trio-realtime translate talk.wav --to es -o talk.es.wav"
+        ),
+    )
+    translate.add_argument("input", type=Path, help="a WAV file (any rate, channels, width)")
+    translate.add_argument("--to", required=True, metavar="LANG", help="target language, e.g. es")
+    translate.add_argument(
+        "-o", "--output", type=Path, default=None, help="output WAV (default: INPUT.LANG.wav)"
+    )
+    translate.add_argument("--model", default="gpt-realtime-translate")
+    translate.add_argument("--fast", action="store_true", help="send faster than real time")
+    _add_connection_options(translate)
+    translate.set_defaults(handler=_translate)
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from ._commands import translate_file
+
+    output = args.output or args.input.with_suffix(f".{args.to}.wav")
+    return _run(
+        translate_file,
+        args.input,
+        output,
+        language=args.to,
+        url=args.url,
+        api_key=args.api_key,
+        model=args.model,
+        fast=args.fast,
+        emulator=args.emulator,
+    )
+
+
+def _add_transcribe(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    transcribe = subcommands.add_parser(
+        "transcribe",
+        help="transcribe a WAV file",
+        description=(
+            "Stream a WAV file into a Realtime transcription session and print the text."
+            " Example: trio-realtime transcribe meeting.wav --fast"
+        ),
+    )
+    transcribe.add_argument("input", type=Path, help="a WAV file (any rate, channels, width)")
+    transcribe.add_argument("--model", default="gpt-4o-transcribe")
+    transcribe.add_argument("--language", default=None, help="ISO-639-1 code, e.g. en")
+    transcribe.add_argument("--fast", action="store_true", help="send faster than real time")
+    _add_connection_options(transcribe)
+    transcribe.set_defaults(handler=_transcribe)
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    from ._commands import transcribe_file
+
+    return _run(
+        transcribe_file,
+        args.input,
+        url=args.url,
+        api_key=args.api_key,
+        model=args.model,
+        language=args.language,
+        fast=args.fast,
+        emulator=args.emulator,
+    )
+
+
+def _run(command: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
+    """Run an async command under Trio: exit 0, 1 on a failure (message, no traceback),
+    130 on Ctrl-C (after a clean close)."""
+    import trio
+
+    from ._commands import CommandError
+    from ._errors import RealtimeError
+
+    try:
+        trio.run(partial(command, *args, **kwargs))
+    except BaseException as exc:
+        leaves = _leaves(exc)
+        if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
+            print("interrupted", file=sys.stderr)
+            return 130
+        if not all(isinstance(leaf, RealtimeError | CommandError | OSError) for leaf in leaves):
+            raise
+        for leaf in leaves:
+            print(f"error: {leaf}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_serve,
+    _add_translate,
+    _add_transcribe,
 )
 
 
