@@ -9,6 +9,7 @@ through a bounded stream; everything the library raises derives from
 from __future__ import annotations
 
 from . import events as events
+from ._client import ClientSecret as ClientSecret, RealtimeClient as RealtimeClient
 from ._endpoint import AzureEndpoint as AzureEndpoint
 from ._engine import Heartbeat as Heartbeat, SessionStatistics as SessionStatistics
 from ._errors import (
@@ -16,11 +17,25 @@ from ._errors import (
     ConnectError as ConnectError,
     ConnectTimeout as ConnectTimeout,
     HeartbeatTimeout as HeartbeatTimeout,
+    InterceptorError as InterceptorError,
     ProtocolError as ProtocolError,
     RealtimeError as RealtimeError,
     ServerError as ServerError,
     SessionClosed as SessionClosed,
     Unsent as Unsent,
+)
+from ._interceptors import (
+    Interceptor as Interceptor,
+    LoggingInterceptor as LoggingInterceptor,
+    MetricsInterceptor as MetricsInterceptor,
+    MetricsSummary as MetricsSummary,
+    RecordingInterceptor as RecordingInterceptor,
+    TurnMetrics as TurnMetrics,
+)
+from ._recording import (
+    Recording as Recording,
+    RecordingEntry as RecordingEntry,
+    read_recording as read_recording,
 )
 from ._session import (
     RealtimeSession as RealtimeSession,
@@ -54,28 +69,38 @@ __version__ = "0.1.0"
 __all__ = [
     "AuthenticationError",
     "AzureEndpoint",
+    "ClientSecret",
     "ConnectError",
     "ConnectRequest",
     "ConnectTimeout",
     "Heartbeat",
     "HeartbeatTimeout",
+    "Interceptor",
+    "InterceptorError",
+    "LoggingInterceptor",
+    "MetricsInterceptor",
+    "MetricsSummary",
     "ProtocolError",
+    "RealtimeClient",
     "RealtimeError",
     "RealtimeEvent",
     "RealtimeSession",
     "RealtimeTranslationSession",
+    "Recording",
+    "RecordingEntry",
+    "RecordingInterceptor",
     "ServerError",
     "SessionClosed",
     "SessionStatistics",
-    "Transport",
-    "TransportClosed",
     "TranscriptionSession",
     "TranslationResult",
     "TranslationSegment",
+    "Transport",
+    "TransportClosed",
     "TransportFactory",
+    "TurnMetrics",
     "UnknownRealtimeEvent",
     "Unsent",
-    "__version__",
     "events",
     "open_realtime_session",
     "open_transcription_session",
@@ -84,4 +109,6 @@ __all__ = [
     "parse_server_event",
     "parse_translation_client_event",
     "parse_translation_server_event",
+    "read_recording",
+    "__version__",
 ]

@@ -23,6 +23,7 @@ from . import audio
 from ._audio_input import AudioEncoder, EncodedFrame
 from ._engine import Engine, Heartbeat, _Frame
 from ._errors import RealtimeError
+from ._interceptors import InterceptorChain
 
 __all__ = ["AUDIO_BUFFER_MS", "AUDIO_CHUNK_MS", "AudioSession"]
 
@@ -88,6 +89,7 @@ class AudioSession(Engine):
         event_buffer: int,
         audio_buffer_ms: float,
         audio_chunk_ms: int,
+        interceptors: InterceptorChain | None = None,
     ) -> None:
         if audio_buffer_ms < audio_chunk_ms:
             raise ValueError("audio_buffer_ms must hold at least one audio_chunk_ms frame")
@@ -97,6 +99,7 @@ class AudioSession(Engine):
             close_timeout=close_timeout,
             event_buffer=event_buffer,
             audio_buffer_ms=audio_buffer_ms,
+            interceptors=interceptors,
         )
         self._audio_chunk_ms = audio_chunk_ms
         self._encoder = AudioEncoder(chunk_ms=audio_chunk_ms)

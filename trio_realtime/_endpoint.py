@@ -136,12 +136,16 @@ async def build_connect_request(
         else:
             secret = key if isinstance(key, str) else await _call(key)
             wire_headers.append(("Authorization", f"Bearer {secret}"))
+        given = {
+            name.lower()
+            for name, _ in (headers.items() if isinstance(headers, Mapping) else headers or ())
+        }
         for name, env in (
             ("OpenAI-Organization", "OPENAI_ORG_ID"),
             ("OpenAI-Project", "OPENAI_PROJECT_ID"),
         ):
             value = os.environ.get(env)
-            if value:
+            if value and name.lower() not in given:
                 wire_headers.append((name, value))
     if headers:
         items = headers.items() if isinstance(headers, Mapping) else headers

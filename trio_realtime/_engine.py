@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -29,11 +29,13 @@ from ._errors import (
     AuthenticationError,
     ConnectTimeout,
     HeartbeatTimeout,
+    InterceptorError,
     ProtocolError,
     RealtimeError,
     SessionClosed,
     Unsent,
 )
+from ._interceptors import InterceptorChain
 from ._transport import ConnectRequest, Transport, TransportClosed, TransportFactory
 from .events import ErrorEvent, RealtimeEvent, UnknownRealtimeEvent, parse_client_event
 
@@ -243,10 +245,15 @@ class Engine:
         close_timeout: float,
         event_buffer: int,
         audio_buffer_ms: float,
+        interceptors: InterceptorChain | None = None,
     ) -> None:
         if event_buffer < 1:
             raise ValueError("event_buffer must be at least 1")
         self._parse = parse
+        self._chain = (
+            interceptors if interceptors is not None and interceptors.interceptors else None
+        )
+        self._close_reported = False
         self._heartbeat_config = heartbeat
         self._close_timeout = close_timeout
         streams = anyio.create_memory_object_stream[RealtimeEvent](event_buffer)
@@ -266,6 +273,7 @@ class Engine:
         self._background = anyio.CancelScope()
         self._writer_done = anyio.Event()
         self._closing = False
+        self._server_close: tuple[int, str] | None = None
         self._flush = False
         self._closed = False
         self._close_code = _NORMAL_CLOSE
@@ -401,8 +409,15 @@ class Engine:
                     await self._work.wait()
                     continue
                 self._in_flight = frame
+                text = frame.text
+                if self._chain is not None and self._chain.send_hooks:
+                    intercepted = await self._intercept(self._chain.send, parse_client_event(text))
+                    if intercepted is None:
+                        self._in_flight = None
+                        continue
+                    text = intercepted.to_json()
                 with anyio.CancelScope(shield=True):
-                    await transport.send_text(frame.text)
+                    await transport.send_text(text)
                 self._in_flight = None
                 if frame.is_barrier:
                     self._barriers_sent += 1
@@ -431,6 +446,11 @@ class Engine:
                     self._frames_skipped += 1
                     logger.warning("skipped a frame that is not an event: %s", exc)
                     continue
+                if self._chain is not None and self._chain.receive_hooks:
+                    intercepted = await self._intercept(self._chain.receive, event)
+                    if intercepted is None:
+                        continue
+                    event = intercepted
                 if isinstance(event, UnknownRealtimeEvent):
                     self._unknown_events += 1
                 elif isinstance(event, ErrorEvent):
@@ -483,6 +503,29 @@ class Engine:
                 return
             self._last_rtt = anyio.current_time() - start
 
+    async def _intercept(
+        self, hook: Callable[[RealtimeEvent], Awaitable[RealtimeEvent | None]], event: RealtimeEvent
+    ) -> RealtimeEvent | None:
+        try:
+            return await hook(event)
+        except Exception as exc:
+            failure = InterceptorError(f"an interceptor raised {type(exc).__name__}: {exc}")
+            failure.__cause__ = exc
+            self._fail(failure, code=1011, reason="interceptor error")
+            raise TransportClosed(1011, "interceptor error") from exc
+
+    async def _report_close(self, code: int, reason: str) -> None:
+        if self._chain is None or self._close_reported:
+            return
+        self._close_reported = True
+        try:
+            await self._chain.close(code, reason)
+        except Exception as exc:
+            if self._failure is None:
+                failure = InterceptorError(f"an interceptor raised {type(exc).__name__}: {exc}")
+                failure.__cause__ = exc
+                self._failure = failure
+
     # -- state, failure, close ------------------------------------------------------
 
     def _observe(self, event: RealtimeEvent) -> None:
@@ -507,6 +550,7 @@ class Engine:
             )
 
     def _on_server_close(self, exc: TransportClosed) -> None:
+        self._server_close = (exc.code, exc.reason)
         if exc.code == _NORMAL_CLOSE and self._opened.is_set():
             return  # the events stream ends; iteration stops
         error = self._last_error.error if self._last_error is not None else None
@@ -576,6 +620,8 @@ class Engine:
                         logger.debug("close handshake failed", exc_info=True)
                 await transport.abort()
             self._unsent = self._collect_unsent()
+            code, reason = self._server_close or (self._close_code, self._close_reason)
+            await self._report_close(code, reason)
         if self._failure is not None:
             self._failure.unsent = self._unsent
         self._background.cancel()
@@ -663,6 +709,8 @@ async def run_engine(
     opened = False
     try:
         with anyio.CancelScope(deadline=anyio.current_time() + connect_timeout) as connect_scope:
+            if engine._chain is not None:
+                request = await engine._chain.connect(request)
             async with factory(request) as transport:
                 engine._transport = transport
                 async with anyio.create_task_group() as task_group:

@@ -18,6 +18,7 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "HeartbeatTimeout",
+    "InterceptorError",
     "ProtocolError",
     "RealtimeError",
     "ServerError",
@@ -90,6 +91,10 @@ class SessionClosed(RealtimeError):
 
 class HeartbeatTimeout(RealtimeError):
     """The peer did not answer a ping within the heartbeat timeout: the connection is dead."""
+
+
+class InterceptorError(RealtimeError):
+    """An interceptor's hook raised; the session ended. The hook's exception is the cause."""
 
 
 class ServerError(RealtimeError):

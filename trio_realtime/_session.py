@@ -24,6 +24,7 @@ from ._engine import (
     _Reply,
     run_engine,
 )
+from ._interceptors import Interceptor, InterceptorChain
 from ._transport import TransportFactory, select_transport
 from .audio import PlaybackTracker
 from .events import (
@@ -109,6 +110,7 @@ class RealtimeSession(AudioSession):
         event_buffer: int,
         audio_buffer_ms: int,
         audio_chunk_ms: int,
+        interceptors: InterceptorChain | None = None,
     ) -> None:
         super().__init__(
             parse=parse_server_event,
@@ -117,6 +119,7 @@ class RealtimeSession(AudioSession):
             event_buffer=event_buffer,
             audio_buffer_ms=audio_buffer_ms,
             audio_chunk_ms=audio_chunk_ms,
+            interceptors=interceptors,
         )
         self.session_id: str | None = None
         """The id of the session (``sess_...``), from ``session.created``."""
@@ -435,6 +438,7 @@ async def open_realtime_session(
     audio_buffer_ms: int = AUDIO_BUFFER_MS,
     audio_chunk_ms: int = AUDIO_CHUNK_MS,
     transport: str | TransportFactory | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> AsyncIterator[RealtimeSession]:
     """Open a Realtime conversation session: ``async with open_realtime_session(...) as s:``.
 
@@ -475,6 +479,7 @@ async def open_realtime_session(
         event_buffer=event_buffer,
         audio_buffer_ms=audio_buffer_ms,
         audio_chunk_ms=audio_chunk_ms,
+        interceptors=InterceptorChain(interceptors),
     )
 
     async def configure(opened: RealtimeSession) -> None:
@@ -503,6 +508,7 @@ async def open_transcription_session(
     audio_buffer_ms: int = AUDIO_BUFFER_MS,
     audio_chunk_ms: int = AUDIO_CHUNK_MS,
     transport: str | TransportFactory | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> AsyncIterator[TranscriptionSession]:
     """Open a transcription session: ``async with open_transcription_session(...) as s:``.
 
@@ -529,6 +535,7 @@ async def open_transcription_session(
         event_buffer=event_buffer,
         audio_buffer_ms=audio_buffer_ms,
         audio_chunk_ms=audio_chunk_ms,
+        interceptors=InterceptorChain(interceptors),
     )
 
     async def configure(opened: TranscriptionSession) -> None:

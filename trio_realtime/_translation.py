@@ -31,6 +31,7 @@ from ._engine import (
     _Reply,
     run_engine,
 )
+from ._interceptors import Interceptor, InterceptorChain
 from ._transport import TransportFactory, select_transport
 from .events import (
     RealtimeEvent,
@@ -82,6 +83,7 @@ class RealtimeTranslationSession(AudioSession):
         event_buffer: int,
         audio_buffer_ms: int,
         drain_timeout: float = DRAIN_TIMEOUT,
+        interceptors: InterceptorChain | None = None,
     ) -> None:
         super().__init__(
             parse=parse_translation_server_event,
@@ -90,6 +92,7 @@ class RealtimeTranslationSession(AudioSession):
             event_buffer=event_buffer,
             audio_buffer_ms=audio_buffer_ms,
             audio_chunk_ms=TRANSLATION_CHUNK_MS,
+            interceptors=interceptors,
         )
         self.session_id: str | None = None
         """The id of the session (``sess_...``)."""
@@ -256,6 +259,7 @@ async def open_translation_session(
     audio_buffer_ms: int = AUDIO_BUFFER_MS,
     drain_timeout: float = DRAIN_TIMEOUT,
     transport: str | TransportFactory | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> AsyncIterator[RealtimeTranslationSession]:
     """Open a Realtime translation session: ``async with open_translation_session(...) as t:``.
 
@@ -291,6 +295,7 @@ async def open_translation_session(
         event_buffer=event_buffer,
         audio_buffer_ms=audio_buffer_ms,
         drain_timeout=drain_timeout,
+        interceptors=InterceptorChain(interceptors),
     )
 
     async def configure(opened: RealtimeTranslationSession) -> None:

@@ -1,0 +1,366 @@
+"""Interceptors: hooks into a session's connect, send, receive and close.
+
+An interceptor overrides any of :class:`Interceptor`'s hooks, sync or async. They run in
+order, inside the session's own tasks: ``on_send`` in the writer just before a frame is
+written, ``on_receive`` in the reader just after an event is parsed, so a slow hook
+slows its own direction only. A hook that raises ends the session: the ``async with``
+raises :class:`~trio_realtime.InterceptorError` with the hook's exception as the cause.
+With no interceptor installed nothing here runs at all.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+from typing import IO, Any
+
+from ._recording import RecordingWriter, redact_url
+from ._transport import ConnectRequest
+from .events import (
+    InputAudioBufferCommitEvent,
+    InputAudioBufferSpeechStoppedEvent,
+    RealtimeEvent,
+    ResponseAudioDeltaEvent,
+    ResponseAudioTranscriptDeltaEvent,
+    ResponseCreatedEvent,
+    ResponseCreateEvent,
+    ResponseDoneEvent,
+    ResponseTextDeltaEvent,
+    SessionCreatedEvent,
+)
+
+__all__ = [
+    "Interceptor",
+    "InterceptorChain",
+    "LoggingInterceptor",
+    "MetricsInterceptor",
+    "MetricsSummary",
+    "RecordingInterceptor",
+    "TurnMetrics",
+]
+
+_SECRET_HEADERS = frozenset({"authorization", "api-key", "openai-organization", "openai-project"})
+
+
+class Interceptor:
+    """Base class of interceptors: every hook passes its input through unchanged.
+
+    Override the hooks you need; each may be a plain or an ``async`` method.
+    """
+
+    def on_connect(self, request: ConnectRequest) -> ConnectRequest | Awaitable[ConnectRequest]:
+        """Called before connecting; may return a changed request (URL, headers)."""
+        return request
+
+    def on_send(
+        self, event: RealtimeEvent
+    ) -> RealtimeEvent | Awaitable[RealtimeEvent | None] | None:
+        """Called just before a client event is written; return it (changed) or None to drop it."""
+        return event
+
+    def on_receive(
+        self, event: RealtimeEvent
+    ) -> RealtimeEvent | Awaitable[RealtimeEvent | None] | None:
+        """Called when an event arrived; return it (changed) or None to hide it from the user."""
+        return event
+
+    def on_close(self, code: int, reason: str) -> Awaitable[None] | None:
+        """Called once when the connection closes, with the close code and reason."""
+        return None
+
+
+async def _call(hook: Callable[..., Any], *args: Any) -> Any:
+    result = hook(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def _overrides(interceptor: Interceptor, name: str) -> bool:
+    return getattr(type(interceptor), name) is not getattr(Interceptor, name)
+
+
+class InterceptorChain:
+    """The installed interceptors, with each hook list computed once."""
+
+    def __init__(self, interceptors: Sequence[Interceptor] = ()) -> None:
+        self.interceptors = tuple(interceptors)
+        self.connect_hooks = [
+            i.on_connect for i in self.interceptors if _overrides(i, "on_connect")
+        ]
+        self.send_hooks = [i.on_send for i in self.interceptors if _overrides(i, "on_send")]
+        self.receive_hooks = [
+            i.on_receive for i in self.interceptors if _overrides(i, "on_receive")
+        ]
+        self.close_hooks = [i.on_close for i in self.interceptors if _overrides(i, "on_close")]
+
+    async def connect(self, request: ConnectRequest) -> ConnectRequest:
+        for hook in self.connect_hooks:
+            request = await _call(hook, request)
+        return request
+
+    async def send(self, event: RealtimeEvent) -> RealtimeEvent | None:
+        for hook in self.send_hooks:
+            result: RealtimeEvent | None = await _call(hook, event)
+            if result is None:
+                return None
+            event = result
+        return event
+
+    async def receive(self, event: RealtimeEvent) -> RealtimeEvent | None:
+        for hook in self.receive_hooks:
+            result: RealtimeEvent | None = await _call(hook, event)
+            if result is None:
+                return None
+            event = result
+        return event
+
+    async def close(self, code: int, reason: str) -> None:
+        for hook in self.close_hooks:
+            await _call(hook, code, reason)
+
+
+# -- logging ------------------------------------------------------------------------------
+
+
+def _audio_summary(value: str) -> str:
+    return f"<{len(value) * 3 // 4} bytes of audio>"
+
+
+def summarise(obj: Any, *, audio_delta: bool = False) -> Any:
+    """The wire object with base64 audio replaced by its size (for logs)."""
+    if isinstance(obj, dict):
+        kind = obj.get("type")
+        is_audio_delta = isinstance(kind, str) and kind.endswith(("audio.delta",))
+        out = {}
+        for key, value in obj.items():
+            if isinstance(value, str) and (key == "audio" or (key == "delta" and is_audio_delta)):
+                out[key] = _audio_summary(value)
+            else:
+                out[key] = summarise(value)
+        return out
+    if isinstance(obj, list):
+        return [summarise(value) for value in obj]
+    return obj
+
+
+class LoggingInterceptor(Interceptor):
+    """Logs every frame at DEBUG on ``trio_realtime.wire``: audio as its size, keys redacted."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.logger = logger or logging.getLogger("trio_realtime.wire")
+
+    def on_connect(self, request: ConnectRequest) -> ConnectRequest:
+        if self.logger.isEnabledFor(logging.DEBUG):
+            headers = {
+                name: ("***" if name.lower() in _SECRET_HEADERS else value)
+                for name, value in request.headers
+            }
+            self.logger.debug("connect %s headers=%s", redact_url(request.url), headers)
+        return request
+
+    def on_send(self, event: RealtimeEvent) -> RealtimeEvent:
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug("send %s", json.dumps(summarise(event.to_dict())))
+        return event
+
+    def on_receive(self, event: RealtimeEvent) -> RealtimeEvent:
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug("recv %s", json.dumps(summarise(event.to_dict())))
+        return event
+
+    def on_close(self, code: int, reason: str) -> None:
+        self.logger.debug("closed %d %s", code, reason)
+
+
+# -- recording ----------------------------------------------------------------------------
+
+
+class RecordingInterceptor(Interceptor):
+    """Records every frame both ways to a JSONL file (format in ``trio_realtime._recording``).
+
+    Audio is kept, so a call can be reproduced (``open_emulator(replay=path)``); the
+    API key never is. A ``{n}`` in ``path`` numbers the sessions of one interceptor
+    (1, 2, ...); without it, later sessions are appended after the first.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.sessions = 0
+        self._writer: RecordingWriter | None = None
+        self._file: IO[str] | None = None
+        self._start = 0.0
+        self._session_id: str | None = None
+
+    def on_connect(self, request: ConnectRequest) -> ConnectRequest:
+        self.sessions += 1
+        path = self.path.format(n=self.sessions) if "{n}" in self.path else self.path
+        self._file = open(path, "a" if path == self.path and self.sessions > 1 else "w")  # noqa: SIM115
+        url = request.url
+        kind = (
+            "translation"
+            if "/translations" in url
+            else "transcription"
+            if "intent=transcription" in url
+            else "realtime"
+        )
+        self._start = time.monotonic()
+        self._writer = RecordingWriter(self._file, kind=kind, url=url, started_at=time.time())
+        self._session_id = None
+        return request
+
+    def _record(self, direction: str, event: RealtimeEvent) -> None:
+        if self._writer is not None:
+            self._writer.write(
+                time.monotonic() - self._start,
+                "send" if direction == "send" else "recv",
+                event.to_dict(),
+                self._session_id,
+            )
+
+    def on_send(self, event: RealtimeEvent) -> RealtimeEvent:
+        self._record("send", event)
+        return event
+
+    def on_receive(self, event: RealtimeEvent) -> RealtimeEvent:
+        if isinstance(event, SessionCreatedEvent):
+            self._session_id = event.session.id
+        self._record("recv", event)
+        return event
+
+    def on_close(self, code: int, reason: str) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._writer = None
+
+
+# -- metrics ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TurnMetrics:
+    """The latency figures of one response, in milliseconds.
+
+    ``turn_end`` is the end of the user's turn: the server's ``speech_stopped`` or the
+    client's commit / ``response.create``, whichever came last before the response.
+    """
+
+    response_id: str | None
+    status: str | None
+    first_audio_ms: float | None
+    """Turn end to the first audio delta."""
+    first_text_ms: float | None
+    """Turn end to the first text or transcript delta."""
+    duration_ms: float
+    """``response.created`` to ``response.done``."""
+
+
+@dataclass(frozen=True)
+class MetricsSummary:
+    """Medians and worst cases over the turns seen so far."""
+
+    turns: int
+    median_first_audio_ms: float | None
+    max_first_audio_ms: float | None
+    median_first_text_ms: float | None
+    median_duration_ms: float | None
+
+
+def _median(values: list[float]) -> float | None:
+    return median(values) if values else None
+
+
+@dataclass
+class _Turn:
+    end: float
+    created: float | None = None
+    response_id: str | None = None
+    first_audio: float | None = None
+    first_text: float | None = None
+
+
+class MetricsInterceptor(Interceptor):
+    """Measures the voice-agent latencies of every turn.
+
+    Each finished response becomes a :class:`TurnMetrics` in :attr:`turns` and is passed
+    to ``on_turn`` (for your metrics system); :meth:`statistics` summarises them.
+    ``clock`` is the time source in seconds (default ``time.monotonic``).
+    """
+
+    def __init__(
+        self,
+        on_turn: Callable[[TurnMetrics], object] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.on_turn = on_turn
+        self.turns: list[TurnMetrics] = []
+        self._clock = clock
+        self._turn: _Turn | None = None
+
+    def _turn_ended(self) -> None:
+        if self._turn is None or self._turn.created is not None:
+            self._turn = _Turn(end=self._clock())
+        else:
+            self._turn.end = self._clock()
+
+    def on_send(self, event: RealtimeEvent) -> RealtimeEvent:
+        if isinstance(event, InputAudioBufferCommitEvent | ResponseCreateEvent):
+            self._turn_ended()
+        return event
+
+    def on_receive(self, event: RealtimeEvent) -> RealtimeEvent:
+        now = self._clock()
+        if isinstance(event, InputAudioBufferSpeechStoppedEvent):
+            self._turn_ended()
+        elif isinstance(event, ResponseCreatedEvent):
+            if self._turn is None or self._turn.created is not None:
+                self._turn = _Turn(end=now)
+            self._turn.created = now
+            self._turn.response_id = event.response.id
+        elif self._turn is not None and self._turn.created is not None:
+            if isinstance(event, ResponseAudioDeltaEvent):
+                self._turn.first_audio = self._turn.first_audio or now
+            elif isinstance(event, ResponseTextDeltaEvent | ResponseAudioTranscriptDeltaEvent):
+                self._turn.first_text = self._turn.first_text or now
+            elif isinstance(event, ResponseDoneEvent):
+                self._finish(event, now)
+        return event
+
+    def _finish(self, event: ResponseDoneEvent, now: float) -> None:
+        turn = self._turn
+        assert turn is not None and turn.created is not None
+
+        def since_end(moment: float | None) -> float | None:
+            return None if moment is None else (moment - turn.end) * 1000
+
+        metrics = TurnMetrics(
+            response_id=turn.response_id,
+            status=event.response.status,
+            first_audio_ms=since_end(turn.first_audio),
+            first_text_ms=since_end(turn.first_text),
+            duration_ms=(now - turn.created) * 1000,
+        )
+        self.turns.append(metrics)
+        self._turn = None
+        if self.on_turn is not None:
+            self.on_turn(metrics)
+
+    def statistics(self) -> MetricsSummary:
+        """Medians and worst cases over :attr:`turns`."""
+        audio = [t.first_audio_ms for t in self.turns if t.first_audio_ms is not None]
+        text = [t.first_text_ms for t in self.turns if t.first_text_ms is not None]
+        return MetricsSummary(
+            turns=len(self.turns),
+            median_first_audio_ms=_median(audio),
+            max_first_audio_ms=max(audio) if audio else None,
+            median_first_text_ms=_median(text),
+            median_duration_ms=_median([t.duration_ms for t in self.turns]),
+        )
