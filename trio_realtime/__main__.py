@@ -182,7 +182,37 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
+def _add_demo(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = subcommands.add_parser(
+        "demo",
+        help="hold a real conversation through the library (no key needed)",
+        description=(
+            "A text exchange, a spoken turn with server VAD, a function call, a barge-in and"
+            " a short translation, printed live, with a summary. Without OPENAI_API_KEY it"
+            " runs on the embedded emulator. Example: trio-realtime demo"
+        ),
+    )
+    demo.add_argument("--model", default="gpt-realtime")
+    demo.add_argument("--json", action="store_true", help="print events as JSON lines")
+    _add_connection_options(demo)
+    demo.set_defaults(handler=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    return _run(
+        run_demo,
+        url=args.url,
+        api_key=args.api_key,
+        model=args.model,
+        emulator=args.emulator,
+        as_json=args.json,
+    )
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    _add_demo,
     _add_serve,
     _add_translate,
     _add_transcribe,
