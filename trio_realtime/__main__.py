@@ -211,11 +211,99 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _add_chat(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    chat = subcommands.add_parser(
+        "chat",
+        help="interactive text chat in the terminal",
+        description=(
+            "Type a message and read the reply as it streams; '/audio FILE.wav' sends a"
+            " recording, '/quit' or Ctrl-D ends. Example: trio-realtime chat --emulator"
+        ),
+    )
+    chat.add_argument("--model", default="gpt-realtime")
+    _add_connection_options(chat)
+    chat.set_defaults(handler=_chat)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from ._commands import chat
+
+    return _run(chat, url=args.url, api_key=args.api_key, model=args.model, emulator=args.emulator)
+
+
+def _add_speak(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    speak = subcommands.add_parser(
+        "speak",
+        help="say a WAV file to the model and save its spoken reply",
+        description=(
+            "Stream a WAV file as one spoken turn (server VAD ends it) and write the"
+            " model's audio reply; prints the reply's transcript."
+            " Example: trio-realtime speak question.wav -o reply.wav"
+        ),
+    )
+    speak.add_argument("input", type=Path, help="a WAV file (any rate, channels, width)")
+    speak.add_argument("-o", "--output", type=Path, default=Path("reply.wav"))
+    speak.add_argument("--model", default="gpt-realtime")
+    _add_connection_options(speak)
+    speak.set_defaults(handler=_speak)
+
+
+def _speak(args: argparse.Namespace) -> int:
+    from ._commands import speak_file
+
+    return _run(
+        speak_file,
+        args.input,
+        args.output,
+        url=args.url,
+        api_key=args.api_key,
+        model=args.model,
+        emulator=args.emulator,
+    )
+
+
+def _add_events(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    events = subcommands.add_parser(
+        "events",
+        help="print (and record) a live session's raw events as JSON lines",
+        description=(
+            "Open a session, optionally send a message, and print every event as a JSON"
+            " line; -o records both directions to a JSONL file (replayable with"
+            " 'serve --replay'). Only the API key is kept out."
+            " Example: trio-realtime events -m 'Say hi' -o call.jsonl"
+        ),
+    )
+    events.add_argument(
+        "-m", "--message", default=None, help="send this message, stop after the reply"
+    )
+    events.add_argument("-o", "--output", type=Path, default=None, help="record to this JSONL file")
+    events.add_argument("--model", default="gpt-realtime")
+    _add_connection_options(events)
+    events.set_defaults(handler=_events)
+
+
+def _events(args: argparse.Namespace) -> int:
+    from ._commands import record_events
+
+    return _run(
+        record_events,
+        message=args.message,
+        output=args.output,
+        url=args.url,
+        api_key=args.api_key,
+        model=args.model,
+        emulator=args.emulator,
+    )
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_demo,
+    _add_chat,
     _add_serve,
+    _add_speak,
     _add_translate,
     _add_transcribe,
+    _add_events,
 )
 
 
@@ -223,8 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``trio-realtime`` command, with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="trio-realtime",
-        description="Tools for the OpenAI Realtime API, built on Trio.",
+        description=(
+            "Tools for the OpenAI Realtime API, built on Trio. Without OPENAI_API_KEY the"
+            " commands use the embedded emulator. Start with: trio-realtime demo"
+        ),
     )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log (-vv: wire)")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in _SUBCOMMANDS:
         add(subcommands)
@@ -234,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``trio-realtime`` and ``python -m trio_realtime``; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
 

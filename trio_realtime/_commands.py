@@ -15,10 +15,19 @@ import numpy.typing as npt
 import trio
 
 from . import audio, events as ev
-from ._session import open_transcription_session
+from ._session import open_realtime_session, open_transcription_session
 from ._translation import TranslationResult, open_translation_session
 
-__all__ = ["CommandError", "Target", "target", "transcribe_file", "translate_file"]
+__all__ = [
+    "CommandError",
+    "Target",
+    "chat",
+    "record_events",
+    "speak_file",
+    "target",
+    "transcribe_file",
+    "translate_file",
+]
 
 STREAM_CHUNK_MS = 100
 
@@ -182,3 +191,130 @@ async def transcribe_file(
 
 class CommandError(Exception):
     """A command could not do its job; the CLI prints the message and exits with 1."""
+
+
+async def speak_file(
+    source: Path,
+    output: Path,
+    *,
+    url: str | None = None,
+    api_key: str | None = None,
+    model: str = "gpt-realtime",
+    emulator: bool = False,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> str:
+    """Say a WAV file to the model (one turn, server VAD) and write its spoken reply."""
+    samples, rate = audio.read_wav(source)
+    chunks: list[npt.NDArray[np.int16]] = []
+    transcript: list[str] = []
+    async with target(url, api_key, force_emulator=emulator) as where:
+        print(f"speaking {source} to {where.describe()}", file=err)
+        async with open_realtime_session(model, url=where.url, api_key=where.api_key) as session:
+            await _stream(samples, rate, session, fast=True, progress=err)
+            await session.append_audio(audio.silence(1000))  # let server VAD end the turn
+            async for event in session:
+                if isinstance(event, ev.ResponseAudioDeltaEvent):
+                    chunks.append(session.decode_audio(event))
+                elif isinstance(event, ev.ResponseAudioTranscriptDeltaEvent):
+                    transcript.append(event.delta)
+                    out.write(event.delta)
+                    out.flush()
+                elif isinstance(event, ev.ResponseDoneEvent):
+                    break
+    out.write("\n")
+    reply = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+    audio.write_wav(output, reply, 24000)
+    print(f"wrote {len(reply) / 24000:.1f} s of reply audio to {output}", file=err)
+    return "".join(transcript)
+
+
+async def record_events(
+    *,
+    message: str | None = None,
+    output: Path | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
+    model: str = "gpt-realtime",
+    emulator: bool = False,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Print a live session's raw events as JSON lines (and record them to ``output``).
+
+    With ``message``, sends it and stops after the response; otherwise runs until
+    interrupted. Only the API key is kept out of the recording.
+    """
+    from ._interceptors import RecordingInterceptor
+
+    interceptors = [RecordingInterceptor(output)] if output is not None else []
+    count = 0
+    async with target(url, api_key, force_emulator=emulator) as where:
+        print(f"events from {where.describe()}", file=err)
+        async with open_realtime_session(
+            model, url=where.url, api_key=where.api_key, interceptors=interceptors
+        ) as session:
+            if message is not None:
+                await session.send_user_message(message)
+            async for event in session:
+                out.write(event.to_json() + "\n")
+                out.flush()
+                count += 1
+                if message is not None and isinstance(event, ev.ResponseDoneEvent):
+                    break
+    if output is not None:
+        print(f"recorded {count} events (both directions) to {output}", file=err)
+    return count
+
+
+async def chat(
+    *,
+    url: str | None = None,
+    api_key: str | None = None,
+    model: str = "gpt-realtime",
+    emulator: bool = False,
+    lines: AsyncIterator[str] | None = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> None:
+    """An interactive text chat; ``/audio FILE.wav`` sends a file, ``/quit`` (or EOF) ends."""
+    config = ev.SessionConfig(output_modalities=["text"])
+    async with target(url, api_key, force_emulator=emulator) as where:
+        print(
+            f"chatting with {where.describe()}; /audio FILE.wav sends audio, /quit ends", file=err
+        )
+        async with open_realtime_session(
+            model, url=where.url, api_key=where.api_key, session=config
+        ) as session:
+            async for line in lines if lines is not None else _stdin_lines():
+                text = line.strip()
+                if not text:
+                    continue
+                if text in ("/quit", "/exit"):
+                    break
+                if text.startswith("/audio "):
+                    samples, rate = audio.read_wav(Path(text.split(" ", 1)[1]))
+                    await session.append_audio(samples, sample_rate=rate)
+                    await session.commit_audio()
+                    await session.create_response(cancel_active=True)
+                else:
+                    await session.send_user_message(text, cancel_active=True)
+                out.write("assistant: ")
+                async for event in session:
+                    if isinstance(event, ev.ResponseTextDeltaEvent):
+                        out.write(event.delta)
+                        out.flush()
+                    elif isinstance(event, ev.ErrorEvent):
+                        out.write(f"[error: {event.error.message}]")
+                    elif isinstance(event, ev.ResponseDoneEvent):
+                        break
+                out.write("\n")
+                out.flush()
+
+
+async def _stdin_lines() -> AsyncIterator[str]:
+    while True:
+        line = await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+        if not line:
+            return
+        yield line
