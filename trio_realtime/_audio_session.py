@@ -21,9 +21,10 @@ import sniffio
 
 from . import audio
 from ._audio_input import AudioEncoder, EncodedFrame
-from ._engine import Engine, Heartbeat, _Frame
+from ._engine import Engine, Heartbeat
 from ._errors import RealtimeError
 from ._interceptors import InterceptorChain
+from ._lanes import Frame
 
 __all__ = ["AUDIO_BUFFER_MS", "AUDIO_CHUNK_MS", "AudioSession"]
 
@@ -117,15 +118,15 @@ class AudioSession(Engine):
             self._encoder = AudioEncoder(format=fmt, chunk_ms=self._audio_chunk_ms)
         return self._encoder
 
-    def _frame(self, encoded: EncodedFrame) -> _Frame:
+    def _frame(self, encoded: EncodedFrame) -> Frame:
         payload = base64.b64encode(encoded.data).decode("ascii")
-        return _Frame(
+        return Frame(
             f'{{"type":"{self._append_type}","audio":"{payload}"}}',
             audio_bytes=len(encoded.data),
             audio_ms=encoded.ms,
         )
 
-    def _audio_before_barrier(self) -> list[_Frame]:
+    def _audio_before_barrier(self) -> list[Frame]:
         """Everything appended so far, thread-fed audio included, ready to precede a commit."""
         encoder = self._encoder_for_session()
         encoded = []

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from ._errors import (
     Unsent,
 )
 from ._interceptors import InterceptorChain
+from ._lanes import AudioLane, Frame, Lane
 from ._transport import ConnectRequest, Transport, TransportClosed, TransportFactory
 from .events import ErrorEvent, RealtimeEvent, UnknownRealtimeEvent, parse_client_event
 
@@ -90,7 +90,9 @@ class SessionStatistics:
     events_sent: int
     """Client frames written to the socket."""
     bytes_received: int
+    """Bytes of the messages received (after WebSocket framing)."""
     bytes_sent: int
+    """Bytes of the messages written."""
     frames_skipped: int
     """Frames dropped because they were not JSON objects, or were binary."""
     unknown_events: int
@@ -98,115 +100,23 @@ class SessionStatistics:
     events_buffered: int
     """Events received but not yet consumed."""
     event_buffer_size: int
+    """The bound of the events stream (``event_buffer``)."""
     peak_events_buffered: int
+    """The most events ever waiting for the consumer at once."""
     control_queued: int
     """Control frames waiting for the writer."""
     audio_queued_frames: int
+    """Audio frames (and commits/clears) waiting for the writer."""
     audio_queued_ms: float
     """Milliseconds of audio waiting for the writer."""
     audio_sent_ms: float
+    """Milliseconds of audio written to the socket."""
     audio_dropped_ms: float
     """Audio the thread-safe feed dropped because the audio lane stayed full."""
     pings_sent: int
+    """Heartbeat pings sent (skipped while the consumer is slow)."""
     last_ping_rtt: float | None
     """Round trip of the last answered ping, in seconds."""
-
-
-@dataclass(frozen=True)
-class _Frame:
-    """One serialised client event waiting in a lane."""
-
-    text: str
-    barrier: int = 0
-    """Control frames: how many audio-lane barriers (commit/clear) must be written first.
-
-    Urgent frames (``response.cancel``, truncation) ignore it and go first of all.
-    """
-    audio_bytes: int = 0
-    audio_ms: float = 0.0
-    is_barrier: bool = False
-
-
-class _Lane:
-    """A bounded FIFO of frames; waiting for room is a checkpoint and atomic under cancellation."""
-
-    def __init__(self, capacity: int) -> None:
-        self.frames: deque[_Frame] = deque()
-        self.capacity = capacity
-        self._room = anyio.Semaphore(capacity, max_value=capacity)
-
-    async def reserve(self) -> None:
-        await self._room.acquire()
-
-    def reserve_nowait(self) -> None:
-        """Raises anyio.WouldBlock when the lane is full."""
-        self._room.acquire_nowait()
-
-    def popleft(self) -> _Frame:
-        frame = self.frames.popleft()
-        self._room.release()
-        return frame
-
-    def drain(self) -> list[_Frame]:
-        frames = list(self.frames)
-        while self.frames:
-            self.popleft()
-        return frames
-
-
-class _AudioLane:
-    """A FIFO of audio frames bounded by duration, plus the commit/clear barriers among them.
-
-    Room is measured in milliseconds: a caller waits until the queued audio plus its
-    own fits in ``capacity_ms``. Barriers take room in the control lane instead.
-    """
-
-    def __init__(self, capacity_ms: float, control: _Lane) -> None:
-        self.frames: deque[_Frame] = deque()
-        self.capacity_ms = capacity_ms
-        self.queued_ms = 0.0
-        self.queued_bytes = 0
-        self._control = control
-        self._room = anyio.Event()
-
-    def has_room(self, ms: float) -> bool:
-        return self.queued_ms + ms <= self.capacity_ms
-
-    async def wait_room(self, ms: float) -> None:
-        while not self.has_room(ms):
-            self._room = anyio.Event()
-            await self._room.wait()
-        await anyio.lowlevel.checkpoint()
-
-    def push(self, frame: _Frame) -> None:
-        self.frames.append(frame)
-        self.queued_ms += frame.audio_ms
-        self.queued_bytes += frame.audio_bytes
-
-    def _taken(self, frame: _Frame) -> _Frame:
-        if frame.is_barrier:
-            self._control._room.release()
-        else:
-            self.queued_ms -= frame.audio_ms
-            self.queued_bytes -= frame.audio_bytes
-            self._room.set()
-        return frame
-
-    def popleft(self) -> _Frame:
-        return self._taken(self.frames.popleft())
-
-    def drop_unbarriered_tail(self) -> float:
-        """Drop the audio queued after the last barrier; returns the milliseconds dropped."""
-        dropped = 0.0
-        while self.frames and not self.frames[-1].is_barrier:
-            dropped += self._taken(self.frames.pop()).audio_ms
-        return dropped
-
-    def drain(self) -> list[_Frame]:
-        frames = list(self.frames)
-        while self.frames:
-            self.popleft()
-        return frames
 
 
 class _Reply(Generic[_E]):
@@ -261,13 +171,13 @@ class Engine:
         self.events: MemoryObjectReceiveStream[RealtimeEvent] = streams[1]
         """The received events, in order (a bounded stream; ``async for`` it, or ``receive()``)."""
         self._event_buffer = event_buffer
-        self._control = _Lane(CONTROL_BUFFER)
-        self._urgent = _Lane(CONTROL_BUFFER)
-        self._audio = _AudioLane(audio_buffer_ms, self._control)
+        self._control = Lane(CONTROL_BUFFER)
+        self._urgent = Lane(CONTROL_BUFFER)
+        self._audio = AudioLane(audio_buffer_ms, self._control)
         self._barriers_queued = 0
         self._barriers_sent = 0
         self._work = anyio.Event()
-        self._in_flight: _Frame | None = None
+        self._in_flight: Frame | None = None
         self._transport: Transport | None = None
         self._task_group: TaskGroup | None = None
         self._background = anyio.CancelScope()
@@ -330,14 +240,14 @@ class Engine:
         if self._closing:
             raise anyio.ClosedResourceError("the session is closed")
 
-    def _control_lane(self, urgent: bool) -> _Lane:
+    def _control_lane(self, urgent: bool) -> Lane:
         return self._urgent if urgent else self._control
 
-    def _queue(self, lane: _Lane, frame: _Frame) -> None:
+    def _queue(self, lane: Lane, frame: Frame) -> None:
         lane.frames.append(frame)
         self._work.set()
 
-    def _queue_audio(self, frames: list[_Frame]) -> None:
+    def _queue_audio(self, frames: list[Frame]) -> None:
         """Put audio frames and barriers in the audio lane (room already checked)."""
         for frame in frames:
             if frame.is_barrier:
@@ -354,13 +264,13 @@ class Engine:
         except BaseException:
             lane._room.release()
             raise
-        self._queue(lane, _Frame(text, barrier=self._barriers_queued))
+        self._queue(lane, Frame(text, barrier=self._barriers_queued))
 
     def _send_frame_nowait(self, text: str, *, urgent: bool = False) -> None:
         self._check_open()
         lane = self._control_lane(urgent)
         lane.reserve_nowait()
-        self._queue(lane, _Frame(text, barrier=self._barriers_queued))
+        self._queue(lane, Frame(text, barrier=self._barriers_queued))
 
     async def _send_barrier(self, text: str) -> None:
         """Queue a commit/clear in the audio lane, in order with the audio before it."""
@@ -371,18 +281,18 @@ class Engine:
         except BaseException:
             self._control._room.release()
             raise
-        self._queue_audio([*self._audio_before_barrier(), _Frame(text, is_barrier=True)])
+        self._queue_audio([*self._audio_before_barrier(), Frame(text, is_barrier=True)])
 
     def _send_barrier_nowait(self, text: str) -> None:
         self._check_open()
         self._control.reserve_nowait()
-        self._queue_audio([*self._audio_before_barrier(), _Frame(text, is_barrier=True)])
+        self._queue_audio([*self._audio_before_barrier(), Frame(text, is_barrier=True)])
 
-    def _audio_before_barrier(self) -> list[_Frame]:
+    def _audio_before_barrier(self) -> list[Frame]:
         """Audio held back by the session that a barrier must not overtake (subclasses)."""
         return []
 
-    def _next_frame(self) -> _Frame | None:
+    def _next_frame(self) -> Frame | None:
         if self._urgent.frames:
             return self._urgent.popleft()
         control = self._control.frames

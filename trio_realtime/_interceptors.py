@@ -183,10 +183,11 @@ class LoggingInterceptor(Interceptor):
 
 
 class RecordingInterceptor(Interceptor):
-    """Records every frame both ways to a JSONL file (format in ``trio_realtime._recording``).
+    """Records every frame both ways to a JSONL file (read it with ``read_recording``).
 
-    Audio is kept, so a call can be reproduced (``open_emulator(replay=path)``); the
-    API key never is. A ``{n}`` in ``path`` numbers the sessions of one interceptor
+    Each line after a header is ``{"t", "dir": "send" | "recv", "session_id", "event"}``
+    with ``t`` in seconds since connect. Audio is kept, so a call can be reproduced
+    (``trio-realtime serve --replay FILE``); the API key never is. A ``{n}`` in ``path`` numbers the sessions of one interceptor
     (1, 2, ...); without it, later sessions are appended after the first.
     """
 

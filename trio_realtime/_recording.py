@@ -64,6 +64,7 @@ class Recording:
 
     @property
     def kind(self) -> str:
+        """The kind of session recorded: ``realtime``, ``transcription`` or ``translation``."""
         return str(self.header.get("kind", "realtime"))
 
 

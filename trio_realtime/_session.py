@@ -455,13 +455,18 @@ async def open_realtime_session(
     turns pings off. Audio waits locally up to ``audio_buffer_ms`` and goes out in
     frames of ``audio_chunk_ms``.
 
-    Raises (exactly one exception, never a group):
-        the block's own exception, unchanged; a cancellation from outside, unchanged;
-        ConnectError, AuthenticationError, ConnectTimeout: the session could not open;
-        SessionClosed: the server closed with a code other than 1000;
-        HeartbeatTimeout: the peer stopped answering pings;
+    The block raises exactly one exception, never a group: its own exception
+    unchanged, a cancellation from outside unchanged, or one of the errors below. A
+    failure carries what was queued but not written in ``.unsent``.
+
+    Raises:
+        ConnectError: the connection could not be opened (DNS, TCP, TLS, handshake).
+        AuthenticationError: the service refused the credentials.
+        ConnectTimeout: no session within ``connect_timeout``.
+        SessionClosed: the server closed with a code other than 1000.
+        HeartbeatTimeout: the peer stopped answering pings.
         ServerError: the initial ``session=`` was rejected.
-        A failure carries what was queued but not written in ``.unsent``.
+        InterceptorError: an interceptor's hook raised.
     """
     factory = select_transport(transport)
     request = await build_connect_request(
