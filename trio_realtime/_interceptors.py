@@ -187,8 +187,9 @@ class RecordingInterceptor(Interceptor):
 
     Each line after a header is ``{"t", "dir": "send" | "recv", "session_id", "event"}``
     with ``t`` in seconds since connect. Audio is kept, so a call can be reproduced
-    (``trio-realtime serve --replay FILE``); the API key never is. A ``{n}`` in ``path`` numbers the sessions of one interceptor
-    (1, 2, ...); without it, later sessions are appended after the first.
+    (``trio-realtime serve --replay FILE``); the API key never is. A ``{n}`` in
+    ``path`` numbers the sessions of one interceptor (1, 2, ...); without it, later
+    sessions are appended after the first.
     """
 
     def __init__(self, path: str | Path) -> None:
