@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -24,6 +24,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._endpoint import AzureEndpoint, TokenProvider, build_connect_request
 from ._errors import (
     AuthenticationError,
     ConnectTimeout,
@@ -36,7 +37,13 @@ from ._errors import (
 )
 from ._interceptors import InterceptorChain
 from ._lanes import AudioLane, Frame, Lane
-from ._transport import ConnectRequest, Transport, TransportClosed, TransportFactory
+from ._transport import (
+    ConnectRequest,
+    Transport,
+    TransportClosed,
+    TransportFactory,
+    select_transport,
+)
 from .events import ErrorEvent, RealtimeEvent, UnknownRealtimeEvent, parse_client_event
 
 __all__ = [
@@ -656,3 +663,45 @@ async def run_engine(
         raise ConnectTimeout(f"no session within the connect timeout ({connect_timeout:g} s)")
     if user_exc is not None:
         raise user_exc
+
+
+@asynccontextmanager
+async def open_engine(
+    make_engine: Callable[[], _S],
+    *,
+    path: str,
+    query: Mapping[str, str | None],
+    session: Any,
+    api_key: str | TokenProvider | None,
+    url: str | None,
+    azure: AzureEndpoint | None,
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None,
+    max_message_size: int,
+    connect_timeout: float,
+    transport: str | TransportFactory | None,
+) -> AsyncIterator[_S]:
+    """What every ``open_*_session`` does: resolve the endpoint, make the engine, run it.
+
+    ``session``, when not None, is sent with the engine's ``update_session`` before the
+    caller's block starts.
+    """
+    factory = select_transport(transport)
+    request = await build_connect_request(
+        path=path,
+        query=query,
+        api_key=api_key,
+        url=url,
+        azure=azure,
+        headers=headers,
+        max_message_size=max_message_size,
+    )
+    engine = make_engine()
+
+    async def configure(opened: _S) -> None:
+        if session is not None:
+            await opened.update_session(session)  # type: ignore[attr-defined]
+
+    async with run_engine(
+        engine, factory, request, connect_timeout=connect_timeout, opening=configure
+    ) as opened:
+        yield opened

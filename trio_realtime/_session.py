@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from ._audio_input import input_format_of
 from ._audio_session import AUDIO_BUFFER_MS, AUDIO_CHUNK_MS, AudioSession
-from ._endpoint import AzureEndpoint, TokenProvider, build_connect_request
+from ._endpoint import AzureEndpoint, TokenProvider
 from ._engine import (
     CLOSE_TIMEOUT,
     CONNECT_TIMEOUT,
@@ -22,10 +22,10 @@ from ._engine import (
     MAX_MESSAGE_SIZE,
     Heartbeat,
     _Reply,
-    run_engine,
+    open_engine,
 )
 from ._interceptors import Interceptor, InterceptorChain
-from ._transport import TransportFactory, select_transport
+from ._transport import TransportFactory
 from .audio import PlaybackTracker
 from .events import (
     ClientEventBase,
@@ -468,31 +468,25 @@ async def open_realtime_session(
         ServerError: the initial ``session=`` was rejected.
         InterceptorError: an interceptor's hook raised.
     """
-    factory = select_transport(transport)
-    request = await build_connect_request(
+    async with open_engine(
+        lambda: RealtimeSession(
+            heartbeat=heartbeat,
+            close_timeout=close_timeout,
+            event_buffer=event_buffer,
+            audio_buffer_ms=audio_buffer_ms,
+            audio_chunk_ms=audio_chunk_ms,
+            interceptors=InterceptorChain(interceptors),
+        ),
         path="realtime",
         query={"model": model or (None if azure is not None else DEFAULT_MODEL)},
+        session=session,
         api_key=api_key,
         url=url,
         azure=azure,
         headers=headers,
         max_message_size=max_message_size,
-    )
-    engine = RealtimeSession(
-        heartbeat=heartbeat,
-        close_timeout=close_timeout,
-        event_buffer=event_buffer,
-        audio_buffer_ms=audio_buffer_ms,
-        audio_chunk_ms=audio_chunk_ms,
-        interceptors=InterceptorChain(interceptors),
-    )
-
-    async def configure(opened: RealtimeSession) -> None:
-        if session is not None:
-            await opened.update_session(session)
-
-    async with run_engine(
-        engine, factory, request, connect_timeout=connect_timeout, opening=configure
+        connect_timeout=connect_timeout,
+        transport=transport,
     ) as opened:
         yield opened
 
@@ -524,30 +518,24 @@ async def open_transcription_session(
     starts. Options, closing rules and exceptions are those of
     :func:`open_realtime_session`.
     """
-    factory = select_transport(transport)
-    request = await build_connect_request(
+    async with open_engine(
+        lambda: TranscriptionSession(
+            heartbeat=heartbeat,
+            close_timeout=close_timeout,
+            event_buffer=event_buffer,
+            audio_buffer_ms=audio_buffer_ms,
+            audio_chunk_ms=audio_chunk_ms,
+            interceptors=InterceptorChain(interceptors),
+        ),
         path="realtime",
         query={"intent": "transcription"},
+        session=session,
         api_key=api_key,
         url=url,
         azure=azure,
         headers=headers,
         max_message_size=max_message_size,
-    )
-    engine = TranscriptionSession(
-        heartbeat=heartbeat,
-        close_timeout=close_timeout,
-        event_buffer=event_buffer,
-        audio_buffer_ms=audio_buffer_ms,
-        audio_chunk_ms=audio_chunk_ms,
-        interceptors=InterceptorChain(interceptors),
-    )
-
-    async def configure(opened: TranscriptionSession) -> None:
-        if session is not None:
-            await opened.update_session(session)
-
-    async with run_engine(
-        engine, factory, request, connect_timeout=connect_timeout, opening=configure
+        connect_timeout=connect_timeout,
+        transport=transport,
     ) as opened:
         yield opened

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from . import audio
 from ._audio_session import AUDIO_BUFFER_MS, AudioSession
-from ._endpoint import AzureEndpoint, TokenProvider, build_connect_request
+from ._endpoint import AzureEndpoint, TokenProvider
 from ._engine import (
     CLOSE_TIMEOUT,
     CONNECT_TIMEOUT,
@@ -29,10 +29,10 @@ from ._engine import (
     MAX_MESSAGE_SIZE,
     Heartbeat,
     _Reply,
-    run_engine,
+    open_engine,
 )
 from ._interceptors import Interceptor, InterceptorChain
-from ._transport import TransportFactory, select_transport
+from ._transport import TransportFactory
 from .events import (
     RealtimeEvent,
     TranslationInputTranscriptDeltaEvent,
@@ -279,30 +279,24 @@ async def open_translation_session(
             "translation sessions over Azure have no documented endpoint (the official "
             "client refuses them): pass url= with your resource's translation WebSocket URL"
         )
-    factory = select_transport(transport)
-    request = await build_connect_request(
+    async with open_engine(
+        lambda: RealtimeTranslationSession(
+            heartbeat=heartbeat,
+            close_timeout=close_timeout,
+            event_buffer=event_buffer,
+            audio_buffer_ms=audio_buffer_ms,
+            drain_timeout=drain_timeout,
+            interceptors=InterceptorChain(interceptors),
+        ),
         path="realtime/translations",
         query={"model": model},
+        session=session,
         api_key=api_key,
         url=url,
         azure=azure,
         headers=headers,
         max_message_size=max_message_size,
-    )
-    engine = RealtimeTranslationSession(
-        heartbeat=heartbeat,
-        close_timeout=close_timeout,
-        event_buffer=event_buffer,
-        audio_buffer_ms=audio_buffer_ms,
-        drain_timeout=drain_timeout,
-        interceptors=InterceptorChain(interceptors),
-    )
-
-    async def configure(opened: RealtimeTranslationSession) -> None:
-        if session is not None:
-            await opened.update_session(session)
-
-    async with run_engine(
-        engine, factory, request, connect_timeout=connect_timeout, opening=configure
+        connect_timeout=connect_timeout,
+        transport=transport,
     ) as opened:
         yield opened
