@@ -10,13 +10,20 @@ __all__ = ["ConnectRequest", "Transport", "TransportClosed", "TransportFactory",
 def select_transport(name: str | TransportFactory | None) -> TransportFactory:
     """Pick the transport factory for ``transport=``: a name, a factory, or the default.
 
+    ``"websockets"`` (the default) runs on every AnyIO backend, Trio and asyncio;
+    ``"trio-websocket"`` runs on Trio only.
+
     Raises:
         ValueError: an unknown transport name.
         ConnectError: the transport cannot run on the current async library.
     """
     if callable(name):
         return name
-    if name in (None, "trio-websocket"):
+    if name in (None, "websockets"):
+        from ._websockets import open_websockets
+
+        return open_websockets
+    if name == "trio-websocket":
         import sniffio
 
         if sniffio.current_async_library() != "trio":
@@ -24,11 +31,13 @@ def select_transport(name: str | TransportFactory | None) -> TransportFactory:
 
             raise ConnectError(
                 "the trio-websocket transport runs on Trio only; this is "
-                f"{sniffio.current_async_library()}. Run under trio.run() or "
-                "anyio.run(..., backend='trio'), or pass transport= a factory that "
-                "works on your event loop"
+                f"{sniffio.current_async_library()}. Use transport='websockets' (the "
+                "default), which runs on asyncio and Trio, or run under trio.run() or "
+                "anyio.run(..., backend='trio')"
             )
         from ._trio_websocket import open_trio_websocket
 
         return open_trio_websocket
-    raise ValueError(f"unknown transport {name!r}: expected 'trio-websocket' or a factory")
+    raise ValueError(
+        f"unknown transport {name!r}: expected 'websockets', 'trio-websocket' or a factory"
+    )

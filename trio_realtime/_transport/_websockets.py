@@ -1,0 +1,455 @@
+"""The ``websockets`` adapter: AnyIO byte streams driving websockets' sans-I/O protocol.
+
+One implementation for every AnyIO backend (Trio and asyncio), and no task of its own:
+
+- the engine's reader is the only reader. :meth:`WebSocketsTransport.receive` reads 64 KiB
+  at a time into :class:`websockets.client.ClientProtocol` (C-accelerated unmasking,
+  frames parsed in place), writes what the protocol must answer (pongs, the close
+  reply), and hands out the messages parsed from that chunk one by one. Nothing is read
+  while nobody calls ``receive()``, so a consumer that stops reading pushes back on the
+  server through TCP;
+- every socket write (the writer's frames, pings, automatic replies, the close frame)
+  goes through one lock; whoever holds it writes everything pending before releasing
+  it, so the reader never waits for the writer to answer a ping;
+- ``ping()`` waits until a reader has processed the matching pong (a pong acknowledges
+  every earlier ping); it may wait forever: the engine bounds it.
+
+Errors are translated at the edge: a refused upgrade (HTTP 401/403) is
+``AuthenticationError``, any other connect failure (DNS, TCP, TLS, handshake)
+``ConnectError`` with the original as ``__cause__``, and the end of the connection
+``TransportClosed`` with the close frame's code and reason (1006: none came).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+import anyio
+import sniffio
+from anyio.abc import ByteStream
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidStatus, InvalidURI, PayloadTooBig
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import WebSocketURI, parse_uri
+
+from .._errors import AuthenticationError, ConnectError
+from ._base import ConnectRequest, Transport, TransportClosed
+
+__all__ = ["RECEIVE_SIZE", "WebSocketsTransport", "open_websockets"]
+
+logger = logging.getLogger("trio_realtime.transport")
+
+RECEIVE_SIZE = 65536
+"""Bytes asked of the socket per read: one read usually carries many events."""
+
+_OPEN = State.OPEN
+_CLOSED = State.CLOSED
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_CONT = Opcode.CONT
+_PONG = Opcode.PONG
+_STREAM_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
+_INVALID_DATA = 1007
+
+
+def _cancel_point() -> Callable[[], Awaitable[None]] | None:
+    """What ``receive()`` awaits when a message is already parsed (no read needed).
+
+    On Trio, a cancel point (Trio's own, 0.2 µs; anyio's costs three times as much):
+    every Trio operation is one. A schedule point per message would double the cost of
+    receiving: reads of the socket are the schedule points, at least one per 64 KiB. On
+    asyncio nothing, as ``asyncio.Queue.get()``: a ready result does not suspend (anyio's
+    cancel-scope check costs 0.8 µs an event); the next read is at most 64 KiB away.
+    """
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return trio.lowlevel.checkpoint_if_cancelled
+    return None
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The system trust store (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` are honoured)."""
+    return ssl.create_default_context()
+
+
+class WebSocketsTransport:
+    """A :class:`~trio_realtime.ConnectRequest`'s connection: ``websockets`` over AnyIO.
+
+    Made by :func:`open_websockets`. One task receives (the engine's reader) and one
+    sends (the writer); ``ping`` and ``aclose`` may run beside them.
+    """
+
+    def __init__(self, stream: ByteStream, protocol: ClientProtocol, max_size: int) -> None:
+        self._stream = stream
+        self._protocol = protocol
+        self._max_size = max_size
+        self._messages: deque[str | bytes] = deque()
+        """Whole messages parsed from the last chunk read, not yet handed out."""
+        self._fragments: list[bytes | bytearray | memoryview] = []
+        self._fragmented_text = False
+        self._outgoing: list[bytes] = []
+        """Bytes the protocol produced that are not written yet (written under the lock)."""
+        self._send_lock = anyio.Lock(fast_acquire=True)
+        self._read_lock = anyio.Lock(fast_acquire=True)
+        self._pings: dict[bytes, anyio.Event] = {}
+        """Unanswered pings by payload, oldest first."""
+        self._eof = False
+        self._lost: BaseException | None = None
+        """Why the byte stream broke, if it did (the cause of a 1006)."""
+        self._send_broken = False
+        """A write was interrupted part-way: the stream may hold half a frame."""
+        self._cancel_point = _cancel_point()
+
+    # -- the Transport protocol ---------------------------------------------------------
+
+    async def receive(self) -> str | bytes:
+        """Receive one whole message (``str`` for text, ``bytes`` for binary).
+
+        Reads only when no message parsed earlier is waiting. Cancellation loses
+        nothing: a read either completes (its messages are kept) or does not happen.
+
+        Raises:
+            TransportClosed: the connection closed (after every message received before
+                the close was handed out).
+        """
+        messages = self._messages
+        if messages:
+            if self._cancel_point is not None:
+                await self._cancel_point()
+            return messages.popleft()
+        while True:
+            if self._protocol.state is not _OPEN:
+                raise self._close_error()
+            await self._read_some()
+            if messages:
+                return messages.popleft()
+
+    async def send_text(self, text: str) -> None:
+        """Send one text message.
+
+        Raises:
+            TransportClosed: the connection is closed or closing.
+        """
+        async with self._send_lock:
+            if self._protocol.state is not _OPEN or self._send_broken:
+                raise self._close_error()
+            self._protocol.send_text(text.encode())
+            self._collect()
+            await self._write_pending()
+
+    async def ping(self) -> None:
+        """Send a ping with a random payload; return once its pong has been read.
+
+        Waits forever if no pong comes (callers bound it). The pong is processed by
+        whoever reads (the engine's reader), so this does not return while nobody reads.
+
+        Raises:
+            TransportClosed: the connection closed first.
+        """
+        payload = secrets.token_bytes(4)
+        while payload in self._pings:
+            payload = secrets.token_bytes(4)
+        answered = anyio.Event()
+        try:
+            async with self._send_lock:
+                if self._protocol.state is not _OPEN or self._send_broken:
+                    raise self._close_error()
+                self._pings[payload] = answered
+                self._protocol.send_ping(payload)
+                self._collect()
+                await self._write_pending()
+            await answered.wait()
+            if payload in self._pings:
+                raise self._close_error()
+        finally:
+            self._pings.pop(payload, None)
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame (unless one was sent) and read until the peer closed.
+
+        Messages that arrive meanwhile are dropped. Returns when the server closed the
+        TCP connection; waits for it as long as it takes (callers bound it), then the
+        caller aborts. Idempotent.
+        """
+        protocol = self._protocol
+        if protocol.state is _OPEN:
+            async with self._send_lock:
+                if protocol.state is _OPEN and not self._send_broken:
+                    protocol.send_close(code, reason)
+                    self._collect()
+                    try:
+                        await self._write_pending()
+                    except TransportClosed:
+                        return
+        while not self._eof:
+            await self._read_some()
+            self._messages.clear()
+
+    async def abort(self) -> None:
+        """Close the byte stream at once, without a close handshake."""
+        self._send_broken = True
+        self._outgoing.clear()
+        await anyio.aclose_forcefully(self._stream)
+        self._wake_pings()
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def _read_some(self) -> None:
+        """Read one chunk, feed it to the protocol, answer what must be, parse messages."""
+        async with self._read_lock:
+            if self._eof:
+                return
+            protocol = self._protocol
+            try:
+                data = await self._stream.receive(RECEIVE_SIZE)
+            except anyio.EndOfStream:
+                self._eof = True
+                protocol.receive_eof()
+            except _STREAM_ERRORS as exc:
+                self._eof = True
+                self._lost = exc
+                protocol.receive_eof()
+            else:
+                protocol.receive_data(data)
+            events = protocol.events_received()
+            if events:
+                self._process(events)
+            self._collect()
+            if self._outgoing and not self._send_lock.locked():
+                try:
+                    async with self._send_lock:
+                        await self._write_pending()
+                except TransportClosed:
+                    pass  # the connection is gone; the next read finds out
+            if protocol.state is not _OPEN:
+                self._wake_pings()
+
+    def _process(self, events: Sequence[Response | Frame | object]) -> None:
+        """Turn frames into whole messages (reassembling fragments); note pongs."""
+        messages = self._messages
+        for frame in events:
+            if not isinstance(frame, Frame):
+                continue  # the handshake's Response
+            opcode = frame.opcode
+            if opcode is _TEXT and frame.fin:
+                try:
+                    messages.append(str(frame.data, "utf-8"))
+                except UnicodeDecodeError as exc:
+                    self._fail_invalid_text(exc)
+                    return
+            elif opcode is _BINARY and frame.fin:
+                messages.append(bytes(frame.data))
+            elif opcode is _TEXT or opcode is _BINARY:
+                self._fragments = [frame.data]
+                self._fragmented_text = opcode is _TEXT
+            elif opcode is _CONT:
+                self._fragments.append(frame.data)
+                if frame.fin:
+                    whole = b"".join(self._fragments)
+                    self._fragments = []
+                    if not self._fragmented_text:
+                        messages.append(whole)
+                        continue
+                    try:
+                        messages.append(str(whole, "utf-8"))
+                    except UnicodeDecodeError as exc:
+                        self._fail_invalid_text(exc)
+                        return
+            elif opcode is _PONG:
+                self._acknowledge(bytes(frame.data))
+
+    def _fail_invalid_text(self, exc: UnicodeDecodeError) -> None:
+        logger.warning("the server sent a text message that is not UTF-8: %s", exc.reason)
+        self._protocol.fail(_INVALID_DATA, "invalid UTF-8 in a text message")
+        self._protocol.parser_exc = exc
+
+    def _acknowledge(self, payload: bytes) -> None:
+        """A pong acknowledges its ping and every earlier one."""
+        if payload not in self._pings:
+            return
+        for pending in list(self._pings):
+            self._pings.pop(pending).set()
+            if pending == payload:
+                return
+
+    def _wake_pings(self) -> None:
+        """Wake every ping waiter; those still listed in ``_pings`` were not answered."""
+        for answered in self._pings.values():
+            answered.set()
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _collect(self) -> None:
+        """Move the protocol's output to ``_outgoing`` (EOF markers are not written)."""
+        for data in self._protocol.data_to_send():
+            if data:
+                self._outgoing.append(data)
+
+    async def _write_pending(self) -> None:
+        """Write everything pending; the caller holds the send lock.
+
+        Raises:
+            TransportClosed: the write failed (1006), or the stream is unusable.
+        """
+        outgoing = self._outgoing
+        while outgoing:
+            data = outgoing[0] if len(outgoing) == 1 else b"".join(outgoing)
+            outgoing.clear()
+            if self._send_broken:
+                raise self._close_error()
+            try:
+                await self._stream.send(data)
+            except _STREAM_ERRORS as exc:
+                self._send_broken = True
+                self._lost = self._lost or exc
+                raise TransportClosed(1006, "connection lost") from exc
+            except BaseException:
+                self._send_broken = True  # cancelled mid-write: maybe half a frame out
+                raise
+
+    # -- closing ------------------------------------------------------------------------
+
+    def _close_error(self) -> TransportClosed:
+        """The close as the engine sees it: the peer's close frame, else ours, else 1006."""
+        protocol = self._protocol
+        close = protocol.close_rcvd or protocol.close_sent
+        cause: BaseException | None = protocol.parser_exc or self._lost
+        if close is None:
+            error = TransportClosed(1006, "connection lost")
+        elif protocol.close_rcvd is None and isinstance(cause, PayloadTooBig):
+            error = TransportClosed(
+                close.code,
+                f"a message from the server exceeds max_message_size ({self._max_size} bytes)",
+            )
+        else:
+            error = TransportClosed(close.code, close.reason)
+        if protocol.state is _CLOSED:
+            closed = protocol.close_exc
+            if self._lost is not None:
+                closed.__cause__ = self._lost
+            cause = closed
+        error.__cause__ = cause
+        return error
+
+    # -- opening ------------------------------------------------------------------------
+
+    async def _handshake(self, headers: Sequence[tuple[str, str]], where: str) -> None:
+        """Send the upgrade request and read the response (and any frames after it)."""
+        protocol = self._protocol
+        request = protocol.connect()
+        for name, value in headers:
+            request.headers[name] = value
+        protocol.send_request(request)
+        self._collect()
+        try:
+            await self._write_pending()
+        except TransportClosed as exc:
+            raise ConnectError(f"the connection to {where} was lost during the upgrade") from exc
+        while True:
+            try:
+                data = await self._stream.receive(RECEIVE_SIZE)
+            except anyio.EndOfStream:
+                if self._eof:
+                    raise ConnectError(
+                        f"{where} closed the connection during the upgrade"
+                    ) from None
+                self._eof = True
+                protocol.receive_eof()
+            except _STREAM_ERRORS as exc:
+                raise ConnectError(
+                    f"the connection to {where} was lost during the upgrade"
+                ) from exc
+            else:
+                protocol.receive_data(data)
+            events = protocol.events_received()
+            failure = protocol.handshake_exc
+            if failure is not None:
+                if isinstance(failure, InvalidStatus):
+                    status = failure.response.status_code
+                    error = AuthenticationError if status in (401, 403) else ConnectError
+                    raise error(
+                        f"the server refused the WebSocket upgrade: HTTP {status}"
+                    ) from failure
+                raise ConnectError(f"WebSocket handshake with {where} failed: {failure}") from (
+                    failure
+                )
+            if events:
+                self._process(events)
+                self._collect()
+                await self._write_pending()
+                return
+
+
+def _address(uri: WebSocketURI) -> str:
+    default = 443 if uri.secure else 80
+    return uri.host if uri.port == default else f"{uri.host}:{uri.port}"
+
+
+async def _connect_stream(uri: WebSocketURI, where: str) -> ByteStream:
+    """TCP (happy eyeballs) and, for ``wss``, TLS with the system trust store."""
+    try:
+        if uri.secure:
+            return await anyio.connect_tcp(
+                uri.host,
+                uri.port,
+                ssl_context=_tls_context(),
+                tls_hostname=uri.host,
+                tls_standard_compatible=False,
+            )
+        return await anyio.connect_tcp(uri.host, uri.port)
+    except ssl.SSLError as exc:
+        raise ConnectError(f"TLS failed with {where}: {exc}") from exc
+    except OSError as exc:
+        detail = f"{exc} ({exc.__cause__})" if exc.__cause__ is not None else str(exc)
+        raise ConnectError(f"could not connect to {where}: {detail}") from exc
+    except (anyio.BrokenResourceError, anyio.EndOfStream) as exc:
+        raise ConnectError(f"TLS failed with {where}: the server closed the connection") from exc
+
+
+@asynccontextmanager
+async def open_websockets(request: ConnectRequest) -> AsyncIterator[Transport]:
+    """Open a connection with ``websockets``' sans-I/O protocol over an AnyIO stream.
+
+    Works on every AnyIO backend. No compression, no proxy. The protocol's debug
+    logging is off (it would log the ``Authorization`` header and payloads). Leaving
+    the block closes the socket at once (the engine does the close handshake first).
+
+    Raises:
+        AuthenticationError: the server answered the upgrade with HTTP 401 or 403.
+        ConnectError: a bad URL; DNS, TCP, TLS or the handshake failed.
+    """
+    try:
+        uri = parse_uri(request.url)
+    except InvalidURI as exc:
+        raise ConnectError(f"not a WebSocket URL: {exc.msg}") from None  # the URL may hold a key
+    where = _address(uri)
+    stream = await _connect_stream(uri, where)
+    try:
+        protocol = ClientProtocol(
+            uri,
+            subprotocols=[Subprotocol(name) for name in request.subprotocols] or None,
+            max_size=request.max_message_size,
+            logger=logger,
+        )
+        protocol.debug = False
+        transport = WebSocketsTransport(stream, protocol, request.max_message_size)
+        await transport._handshake(request.headers, where)
+    except BaseException:
+        await anyio.aclose_forcefully(stream)
+        raise
+    try:
+        yield transport
+    finally:
+        with anyio.CancelScope(shield=True):
+            await transport.abort()
