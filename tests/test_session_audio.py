@@ -177,7 +177,7 @@ async def test_barge_in_with_a_playback_tracker_truncates_what_was_heard() -> No
                     if tracker.received_ms(event.item_id) >= 400:
                         tracker.on_played(event.item_id, event.content_index, ms=300)
                         break
-            point = await session.truncate_to_played(tracker)
+            point = await session.truncate_to_played(tracker, cancel=True)
             assert point is not None and point[2] == 300
             outcome = {}
             async for event in session:
@@ -190,3 +190,38 @@ async def test_barge_in_with_a_playback_tracker_truncates_what_was_heard() -> No
                 if "truncated" in outcome and "status" in outcome:
                     break
     assert outcome == {"truncated": 300, "status": "cancelled"}
+
+
+async def test_barge_in_on_speech_started_lets_server_vad_cancel() -> None:
+    """The user talks over the reply: server VAD cancels it; the truncate is accepted and
+    no second cancel earns a response_cancel_not_active error."""
+    tracker = audio.PlaybackTracker()
+    config = {
+        "type": "realtime",
+        "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 300}}},
+    }
+    async with open_emulator(audio_pace=1.0) as emulator:
+        async with open_session(emulator.url, session=config) as session:
+            await session.append_audio(np.concatenate([audio.voice_like(1000), audio.silence(500)]))
+            interrupted = False
+            outcome: dict[str, Any] = {"errors": []}
+            async for event in session:
+                if isinstance(event, ev.ResponseAudioDeltaEvent) and not interrupted:
+                    tracker.on_audio_received(
+                        event.item_id, event.content_index, len(event.audio_bytes())
+                    )
+                    if tracker.received_ms(event.item_id) >= 500:
+                        tracker.on_played(event.item_id, event.content_index, ms=300)
+                        interrupted = True
+                        await session.append_audio(audio.voice_like(600, seed=3))
+                elif isinstance(event, ev.InputAudioBufferSpeechStartedEvent) and interrupted:
+                    outcome["point"] = await session.truncate_to_played(tracker)
+                elif isinstance(event, ev.ErrorEvent):
+                    outcome["errors"].append(event.error.code)
+                elif isinstance(event, ev.ConversationItemTruncatedEvent):
+                    outcome["truncated"] = event.audio_end_ms
+                    break
+    assert outcome["truncated"] == 300
+    assert outcome["errors"] == []
+    kinds = [e.type for e in emulator.connections[0].received]
+    assert "response.cancel" not in kinds

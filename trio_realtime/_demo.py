@@ -192,7 +192,7 @@ async def _barge_in_scene(
                 break
         if isinstance(event, ev.ResponseDoneEvent):
             break
-    point = await session.truncate_to_played(tracker)
+    point = await session.truncate_to_played(tracker, cancel=True)
     printer.note(f"user interrupts: truncate {point}")
     async for event in session:
         summary.events += 1

@@ -380,23 +380,37 @@ class RealtimeSession(AudioSession):
         """The audio of a delta as int16 samples, decoding G.711 when the session uses it."""
         return event.pcm16(self.output_format())
 
-    async def truncate_to_played(self, tracker: PlaybackTracker) -> tuple[str, int, int] | None:
+    async def truncate_to_played(
+        self, tracker: PlaybackTracker, *, cancel: bool | None = None
+    ) -> tuple[str, int, int] | None:
         """Barge-in: cut the item being played at what the user actually heard.
 
         Sends ``conversation.item.truncate`` for the tracker's current item with
         ``audio_end_ms`` clamped to the audio actually received (so the service never
-        answers "already shorter than"), and cancels the response if it is still
-        active. Returns ``(item_id, content_index, audio_end_ms)``, or None when
-        nothing is being played. Resets the tracker.
+        answers "already shorter than"), and, if the response is still active, cancels
+        it. ``cancel=None`` (the default) cancels only when the session's turn detection
+        does not interrupt responses by itself (server or semantic VAD with
+        ``interrupt_response`` on already did, and a second cancel would only earn a
+        ``response_cancel_not_active`` error). Returns ``(item_id, content_index,
+        audio_end_ms)``, or None when nothing is being played. Resets the tracker.
         """
         point = tracker.truncate_point()
         if point is None:
             return None
-        if self.active_response_id is not None:
+        if cancel is None:
+            cancel = not self._vad_interrupts_responses()
+        if cancel and self.active_response_id is not None:
             await self.cancel_response(self.active_response_id)
         await self.truncate_item(*point)
         tracker.reset()
         return point
+
+    def _vad_interrupts_responses(self) -> bool:
+        audio_config = getattr(self.config, "audio", None)
+        turn = getattr(getattr(audio_config, "input", None), "turn_detection", None)
+        if turn is None:
+            return False
+        return turn.type in ("server_vad", "semantic_vad") and turn.interrupt_response is not False
 
     async def commit_audio(self) -> None:
         """Commit the input audio buffer, after all audio queued before this call."""
