@@ -42,6 +42,23 @@ def _add_serve(subcommands: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar="X",
         help="stream response audio at X times real time (default: as fast as possible)",
     )
+    serve.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="RECORDING",
+        help=(
+            "replay a recorded session (JSONL) on every connection instead of answering:"
+            " the recorded server events, each client turn awaited and checked"
+        ),
+    )
+    serve.add_argument(
+        "--replay-speed",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="replay at X times the recorded pace (1.0: as recorded; default 0: no waiting)",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -49,6 +66,16 @@ def _serve(args: argparse.Namespace) -> int:
     import trio
 
     from .testing import open_emulator
+    from .testing._server import load_replay
+
+    if args.replay_speed < 0:
+        print("error: --replay-speed must be 0 or more", file=sys.stderr)
+        return 2
+    try:
+        replay = load_replay(args.replay)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot replay {args.replay}: {exc}", file=sys.stderr)
+        return 1
 
     async def run() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -58,8 +85,16 @@ def _serve(args: argparse.Namespace) -> int:
                 api_key=args.api_key,
                 audio_pace=args.audio_pace,
                 record=False,
+                replay=replay,
+                replay_speed=args.replay_speed,
             ) as emulator:
                 print(emulator.url, flush=True)
+                if replay is not None:
+                    print(
+                        f"Replaying {args.replay}: a {replay.kind} session of"
+                        f" {len(replay.entries)} frames on every connection.",
+                        file=sys.stderr,
+                    )
                 print("Realtime emulator running; Ctrl-C to stop.", file=sys.stderr, flush=True)
                 async for _ in signals:
                     break

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
 import trio
 
+from .._recording import Recording, RecordingEntry, RecordingWriter
 from ..events import RealtimeEvent, WireModel
 from ._faults import Faults
 from ._wire import FrameSniffer
@@ -61,9 +64,16 @@ class EmulatorConnection:
         """WebSocket pings the emulator sent."""
         self.admitted = False
         """True once auth and model were accepted and the session was created."""
+        self.client_secret = False
+        """True when the client authenticated with an ephemeral ``ek_`` client secret."""
+        self.replay_mismatches: list[str] = []
+        """When replaying a recording: every divergence of the client from it, in order."""
         self._sniffer: FrameSniffer | None = None
         self._session_config: Callable[[], WireModel] | None = None
         self._changed = trio.Event()
+        self._started = trio.current_time()
+        self._started_wall = time.time()
+        self._timeline: list[tuple[float, Literal["send", "recv"], int]] = []
 
     def __repr__(self) -> str:
         return (
@@ -96,6 +106,48 @@ class EmulatorConnection:
         :class:`~trio_realtime.events.TranslationSession`; None before admission.
         """
         return None if self._session_config is None else self._session_config()
+
+    def recording(self) -> Recording:
+        """Both directions of this connection so far, as a recording (client's view).
+
+        ``"send"`` entries are the client's events (``received``), ``"recv"`` ones the
+        emulator's (``sent``), interleaved in the order the emulator handled them, with
+        ``t`` in seconds since the connection was accepted (on the Trio clock). Replay
+        it with ``open_emulator(replay=connection.recording())``. Empty when the
+        emulator runs with ``record=False``.
+        """
+        entries: list[RecordingEntry] = []
+        session_id: str | None = None
+        for t, direction, index in self._timeline:
+            if direction == "send":
+                event = self.received[index].to_dict()
+            else:
+                event = self.sent[index]
+                session = event.get("session")
+                if event.get("type") == "session.created" and isinstance(session, dict):
+                    session_id = session.get("id") or session_id
+            entries.append(RecordingEntry(t=t, dir=direction, event=event, session_id=session_id))
+        query = "&".join(f"{key}={value}" for key, value in self.query.items())
+        header = {
+            "trio_realtime_recording": 1,
+            "kind": self.kind,
+            "url": f"ws://emulator{self.path}" + (f"?{query}" if query else ""),
+            "started_at": self._started_wall,
+        }
+        return Recording(header=header, entries=entries)
+
+    def write_recording(self, path: str | Path) -> None:
+        """Write :meth:`recording` to a JSONL file (``trio_realtime._recording``'s format)."""
+        recording = self.recording()
+        with open(path, "w", encoding="utf-8") as file:
+            writer = RecordingWriter(
+                file,
+                kind=recording.kind,
+                url=str(recording.header["url"]),
+                started_at=float(recording.header["started_at"]),
+            )
+            for entry in recording.entries:
+                writer.write(entry.t, entry.dir, entry.event, entry.session_id)
 
     def sent_types(self) -> list[str]:
         """The ``type`` of every event sent, in order (handy in assertions)."""
@@ -150,6 +202,15 @@ class EmulatorConnection:
             await self._changed.wait()
 
     # -- used by the emulator -------------------------------------------------------------
+
+    def _add_received(self, event: RealtimeEvent) -> None:
+        self._timeline.append((trio.current_time() - self._started, "send", len(self.received)))
+        self.received.append(event)
+        self._notify()
+
+    def _add_sent(self, data: dict[str, Any]) -> None:
+        self._timeline.append((trio.current_time() - self._started, "recv", len(self.sent)))
+        self.sent.append(data)
 
     def _notify(self) -> None:
         self._changed.set()

@@ -19,6 +19,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from .._errors import ProtocolError
+from .._recording import Recording
 from ..events import (
     ErrorEvent,
     RealtimeEvent,
@@ -57,12 +58,16 @@ class EmulatorOptions:
     audio_pace: float | None = None
     session_max_s: float = 3600.0
     record: bool = True
+    replay: Recording | None = dataclasses.field(default=None, repr=False)
+    replay_speed: float = 0.0
 
 
 class Session(Protocol):
     """A session state machine: realtime, transcription or translation."""
 
     supported: frozenset[str]
+    checks_events: bool
+    """False: every parsed client event goes to ``handle`` unchecked (replay)."""
 
     def parse(self, obj: dict[str, Any]) -> RealtimeEvent: ...
 
@@ -213,17 +218,17 @@ class Link:
             await self.send_error(ApiError("invalid_event", f"Invalid event: {exc}"))
             return
         if self.options.record:
-            self.record.received.append(event)
-            self.record._notify()
+            self.record._add_received(event)
         if session is None:
             return
         try:
-            if "type" not in obj:
-                raise ApiError("invalid_event", "The 'type' field is missing.")
-            if event.type not in session.supported:
-                raise ApiError.invalid_value(obj["type"], SUPPORTED_CLIENT_EVENTS, "type")
-            if isinstance(event, UnknownRealtimeEvent):
-                raise _validation_error(obj, event.error)
+            if session.checks_events:
+                if "type" not in obj:
+                    raise ApiError("invalid_event", "The 'type' field is missing.")
+                if event.type not in session.supported:
+                    raise ApiError.invalid_value(obj["type"], SUPPORTED_CLIENT_EVENTS, "type")
+                if isinstance(event, UnknownRealtimeEvent):
+                    raise _validation_error(obj, event.error)
             await session.handle(event, obj)
         except ApiError as error:
             await self.send_error(error, client_event_id)
@@ -240,9 +245,17 @@ class Link:
 
     async def send(self, event: ServerEventBase) -> None:
         """Queue an event for sending (blocks while the outbox is full)."""
+        data = event.to_dict() if self.options.record else {}
+        await self._queue(_Outgoing(event.to_json(), data))
+
+    async def send_raw(self, data: dict[str, Any]) -> None:
+        """Queue a JSON object for sending exactly as given (a replayed event)."""
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        await self._queue(_Outgoing(text, data if self.options.record else {}))
+
+    async def _queue(self, item: _Outgoing) -> None:
         try:
-            data = event.to_dict() if self.options.record else {}
-            await self._outbox_send.send(_Outgoing(event.to_json(), data))
+            await self._outbox_send.send(item)
             self._queued += 1
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self._end("the connection is gone")
@@ -272,7 +285,7 @@ class Link:
                     await trio.sleep(delay)
                 self._sent += 1
                 if self.options.record:
-                    self.record.sent.append(item.data)
+                    self.record._add_sent(item.data)
                 try:
                     await self.ws.send_message(item.text)
                 except ConnectionClosed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import math
 import time
 from typing import Any
@@ -91,20 +92,34 @@ _CONTENT_TYPES = {
 
 
 class RealtimeSession:
-    """The state machine of a realtime (or transcription) connection."""
+    """The state machine of a realtime (or transcription) connection.
 
-    def __init__(self, link: Link, *, transcription: bool) -> None:
+    ``config``: the session to start with (a client secret's), instead of the defaults.
+    """
+
+    checks_events = True
+
+    def __init__(
+        self, link: Link, *, transcription: bool, config: dict[str, Any] | None = None
+    ) -> None:
         self.link = link
         self.transcription = transcription
         self.supported = _TRANSCRIPTION_EVENTS if transcription else _REALTIME_EVENTS
         ids = link.ids
         expires_at = int(time.time() + link.options.session_max_s)
         session_id = ids.make("sess_")
-        self.config: dict[str, Any] = (
-            default_transcription_session(session_id, expires_at)
-            if transcription
-            else default_realtime_session(session_id, link.model or "gpt-realtime", expires_at)
-        )
+        if config is not None:
+            self.config: dict[str, Any] = {
+                **copy.deepcopy(config),
+                "id": session_id,
+                "expires_at": expires_at,
+            }
+        elif transcription:
+            self.config = default_transcription_session(session_id, expires_at)
+        else:
+            self.config = default_realtime_session(
+                session_id, link.model or "gpt-realtime", expires_at
+            )
         self.conversation = Conversation()
         self.conversation_id = ids.make("conv_")
         self.active: ResponseRun | None = None

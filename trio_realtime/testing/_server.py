@@ -4,49 +4,45 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import json
 import logging
+import socket as stdlib_socket
 from collections.abc import AsyncIterator, Callable
-from typing import Any, cast
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import trio
-from trio_websocket import WebSocketRequest, WebSocketServer, wrap_server_stream
+from trio_websocket import (
+    ConnectionClosed,
+    WebSocketConnection,
+    WebSocketRequest,
+    wrap_server_stream,
+)
 
+from .._recording import Recording, read_recording
 from ._apierrors import ApiError
 from ._brain import Brain
 from ._connection import ConnectionKind, EmulatorConnection
 from ._faults import Faults
+from ._http import HttpRequest, HttpResponse, error_response, read_opening, serve_http
+from ._ids import IdFactory
 from ._link import CLOSE_TIMEOUT, EmulatorOptions, Link, Session
-from ._wire import TapListener, TapStream
+from ._replay import ReplayScript, ReplaySession
+from ._secrets import (
+    ClientSecret,
+    EmulatorClock,
+    SecretEndpoint,
+    build_secret_session,
+    model_supported,
+    new_secret_value,
+)
+from ._wire import TapStream
 
-__all__ = ["Emulator", "open_emulator", "serve_emulator"]
+__all__ = ["Emulator", "load_replay", "open_emulator", "serve_emulator"]
 
 log = logging.getLogger("trio_realtime.testing")
-
-REALTIME_MODELS = frozenset(
-    {
-        "gpt-realtime",
-        "gpt-realtime-1.5",
-        "gpt-realtime-2",
-        "gpt-realtime-2.1",
-        "gpt-realtime-2.1-mini",
-        "gpt-realtime-2025-08-28",
-        "gpt-4o-realtime-preview",
-        "gpt-4o-realtime-preview-2024-10-01",
-        "gpt-4o-realtime-preview-2024-12-17",
-        "gpt-4o-realtime-preview-2025-06-03",
-        "gpt-4o-mini-realtime-preview",
-        "gpt-4o-mini-realtime-preview-2024-12-17",
-        "gpt-realtime-mini",
-        "gpt-realtime-mini-2025-10-06",
-        "gpt-realtime-mini-2025-12-15",
-        "gpt-audio-1.5",
-        "gpt-audio-mini",
-        "gpt-audio-mini-2025-10-06",
-        "gpt-audio-mini-2025-12-15",
-    }
-)
-"""The GA model names of reference 1.1; any other ``gpt-…`` name is accepted too."""
 
 _MAX_MESSAGE_SIZE = 24 * 2**20
 """Large enough for the service's 15 MiB of audio per ``input_audio_buffer.append``."""
@@ -56,6 +52,18 @@ _REDACTED = "<redacted>"
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
 _BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 _API_KEYS_URL = "https://platform.openai.com/account/api-keys"
+_BAD_JSON_MESSAGE = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't"
+    " using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was"
+    " sent was not valid JSON.)"
+)
+_BASES = ("/v1/realtime", "/realtime", "/openai/v1/realtime", "/openai/realtime")
+_NO_KEY_MESSAGE = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization"
+    " header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field"
+    " (with blank username) if you're accessing the API from your browser and are prompted for"
+    f" a username. You can obtain an API key from {_API_KEYS_URL}."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +80,7 @@ def _route(target: str) -> _Route | None:
     query = dict(parse_qsl(split.query, keep_blank_values=True))
     translation = path.endswith("/realtime/translations")
     base = path.removesuffix("/translations") if translation else path
-    if base not in ("/v1/realtime", "/realtime", "/openai/v1/realtime", "/openai/realtime"):
+    if base not in _BASES:
         return None
     azure = base.startswith("/openai/")
     if translation:
@@ -100,58 +108,98 @@ def _credentials(
     return None
 
 
+@dataclasses.dataclass(frozen=True)
+class _Admission:
+    kind: ConnectionKind
+    model: str | None = None
+    rejection: tuple[ApiError, int] | None = None
+    secret: ClientSecret | None = None
+
+
+def _refused(kind: ConnectionKind, error: ApiError, code: int) -> _Admission:
+    return _Admission(kind, rejection=(error, code))
+
+
 def _admission(
     route: _Route,
     headers: dict[str, str],
     subprotocols: tuple[str, ...],
     api_key: str | None,
-) -> tuple[tuple[ApiError, int] | None, str | None]:
+    secrets: Callable[[str], ClientSecret | None],
+) -> _Admission:
     """Check auth and model as the service does after the upgrade.
 
-    Returns the error with its close code (or None) and the session's model.
+    An ``ek_`` key is a client secret: it must be known and unexpired, and it gives the
+    session's kind (when ``intent`` is absent) and model.
     """
+    kind = route.kind
     key = _credentials(headers, route.query, subprotocols)
     if key is None:
-        return (ApiError(None, "Missing bearer or basic authentication in header"), 3000), None
-    if api_key is not None and key != api_key:
-        message = f"Incorrect API key provided. You can find your API key at {_API_KEYS_URL}."
-        return (ApiError("invalid_api_key", message), 3000), None
+        error = ApiError(None, "Missing bearer or basic authentication in header")
+        return _refused(kind, error, 3000)
+    secret: ClientSecret | None = None
+    if key.startswith("ek_"):
+        secret = secrets(key)
+        if secret is None:
+            return _refused(kind, _incorrect_key(), 3000)
+    elif api_key is not None and key != api_key:
+        return _refused(kind, _incorrect_key(), 3000)
     if "openai-beta" in headers or _BETA_SUBPROTOCOL in subprotocols:
         message = (
             "The Realtime API beta shape is disabled; remove the 'OpenAI-Beta: realtime=v1'"
             " header to use the GA Realtime API."
         )
-        return (ApiError("beta_api_shape_disabled", message), 4000), None
+        return _refused(kind, ApiError("beta_api_shape_disabled", message), 4000)
     query = route.query
     intent = query.get("intent")
     if intent not in (None, "realtime", "transcription"):
         error = ApiError.invalid_value(intent, ("realtime", "transcription"), "intent")
-        return (error, 4000), None
-    if route.kind == "transcription":
-        return None, None
+        return _refused(kind, error, 4000)
+    if secret is not None:
+        if kind == "realtime" and intent is None:
+            kind = secret.kind if secret.kind != "translation" else kind
+        if secret.kind != kind:
+            message = (
+                f"This client secret was created for a {secret.kind} session; it cannot open"
+                f" a {kind} session."
+            )
+            return _refused(kind, ApiError("invalid_value", message, "session.type"), 4000)
+        model = secret.session.get("model")
+        return _Admission(kind, model=model if isinstance(model, str) else None, secret=secret)
+    if kind == "transcription":
+        return _Admission(kind)
     model = query.get("deployment") if route.azure and "deployment" in query else query.get("model")
     if not model:
-        if route.kind == "realtime" and query.get("call_id"):
-            return None, "gpt-realtime"
+        if kind == "realtime" and query.get("call_id"):
+            return _Admission(kind, model="gpt-realtime")
         example = (
             "wss://api.openai.com/v1/realtime/translations?model=gpt-realtime-translate"
-            if route.kind == "translation"
+            if kind == "translation"
             else "wss://api.openai.com/v1/realtime?model=gpt-realtime-1.5"
         )
         message = f"You must provide a model parameter, for example {example}"
-        return (ApiError("missing_model", message), 4000), None
-    if not route.azure and not _model_supported(model, route.kind):
-        message = f'Model "{model}" is not supported in {route.kind} mode.'
-        return (ApiError("invalid_model", message, "model"), 4000), None
-    return None, model
+        return _refused(kind, ApiError("missing_model", message), 4000)
+    if not route.azure and not model_supported(model, kind):
+        message = f'Model "{model}" is not supported in {kind} mode.'
+        return _refused(kind, ApiError("invalid_model", message, "model"), 4000)
+    return _Admission(kind, model=model)
 
 
-def _model_supported(model: str, kind: ConnectionKind) -> bool:
-    if kind == "translation":
-        return model.startswith("gpt-")
-    if model in REALTIME_MODELS:
-        return True
-    return model.startswith("gpt-") and "transcribe" not in model and "whisper" not in model
+def _incorrect_key() -> ApiError:
+    message = f"Incorrect API key provided. You can find your API key at {_API_KEYS_URL}."
+    return ApiError("invalid_api_key", message)
+
+
+def _secret_endpoint(path: str) -> SecretEndpoint | None:
+    path = path.rstrip("/")
+    endpoints: tuple[tuple[str, SecretEndpoint], ...] = (
+        ("/translations/client_secrets", "translation"),
+        ("/client_secrets", "realtime"),
+    )
+    for suffix, endpoint in endpoints:
+        if path.endswith(suffix) and path.removesuffix(suffix) in _BASES:
+            return endpoint
+    return None
 
 
 def _redacted_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -192,9 +240,13 @@ class Emulator:
         """Faults given to every connection accepted from now on (each gets a copy)."""
         self.connections: list[EmulatorConnection] = []
         """Every connection accepted, in order."""
-        self._taps: dict[str, TapStream] = {}
         self._changed = trio.Event()
-        self._nursery: trio.Nursery | None = None
+        self._clock = EmulatorClock()
+        self._secrets: dict[str, ClientSecret] = {}
+        self._secret_ids = IdFactory(f"client-secrets-{port}")
+        self._replay: ReplayScript | None = (
+            None if options.replay is None else ReplayScript.from_recording(options.replay)
+        )
 
     def __repr__(self) -> str:
         return f"<Emulator {self.url} connections={len(self.connections)}>"
@@ -204,6 +256,11 @@ class Emulator:
         """The base URL for clients: ``ws://127.0.0.1:<port>/v1``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"ws://{host}:{self.port}/v1"
+
+    @property
+    def http_url(self) -> str:
+        """The base URL for REST calls (client secrets): ``http://127.0.0.1:<port>/v1``."""
+        return "http" + self.url.removeprefix("ws")
 
     @property
     def realtime_url(self) -> str:
@@ -226,47 +283,55 @@ class Emulator:
         """Serve one connection over any Trio stream, e.g. one end of an in-memory pair.
 
         For tests on a mock clock: no socket is involved, so time-based behaviour (pings,
-        idle timeouts, session expiry) can be tested instantly. Returns when the
-        connection is over; the stream is closed by then.
+        idle timeouts, session expiry, client secrets expiring) can be tested instantly.
+        Plain HTTP requests (client secrets) are served too. Returns when the connection
+        is over; the stream is closed by then.
         """
         tap = TapStream(stream)
         try:
-            async with trio.open_nursery() as nursery:
+            with trio.move_on_after(_CONNECT_TIMEOUT):
+                opening = await read_opening(tap)
+            if opening is None:
+                return
+            if not opening.websocket:
+                await serve_http(tap, opening, self._http_request)
+                return
+            tap.unread(opening.received)
+            await self._serve_websocket(tap)
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(tap)
+            self._finished(tap)
+
+    async def _serve_socket(self, stream: trio.SocketStream) -> None:
+        """Serve one accepted socket; whatever goes wrong ends this connection only."""
+        try:
+            stream.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, True)
+            await self.serve_stream(stream)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed) as exc:
+            log.debug("emulator: a client went away: %r", exc)
+        except Exception:
+            log.exception("emulator: serving a connection failed")
+
+    async def _serve_websocket(self, tap: TapStream) -> None:
+        async with trio.open_nursery() as nursery:
+            request: WebSocketRequest | None = None
+            with trio.move_on_after(_CONNECT_TIMEOUT):
                 request = await wrap_server_stream(
                     nursery,
                     tap,
                     max_message_size=_MAX_MESSAGE_SIZE,
                     receive_buffer_size=_RECEIVE_BUFFER,
                 )
-                await self._serve(request, tap)
-                nursery.cancel_scope.cancel()
-        finally:
-            with trio.CancelScope(shield=True):
-                await trio.aclose_forcefully(tap)
-            self._finished(tap)
-
-    async def _handle_request(self, request: WebSocketRequest) -> None:
-        remote = request.remote
-        tap = self._taps.pop(remote, None) if isinstance(remote, str) else None
-        if tap is None:
-            log.warning("emulator: a request arrived on an unknown stream")
-            await request.reject(500)
-            return
-        try:
-            await self._serve(request, tap)
-        finally:
-            if self._nursery is not None:
-                self._nursery.start_soon(self._reap, tap)
-
-    async def _reap(self, tap: TapStream) -> None:
-        """Make sure the socket is closed once trio-websocket is done with it."""
-        try:
-            with trio.move_on_after(2 * CLOSE_TIMEOUT):
-                await tap.closed.wait()
-        finally:
-            with trio.CancelScope(shield=True):
-                await trio.aclose_forcefully(tap)
-            self._finished(tap)
+            if request is not None:
+                ws = await self._serve(request, tap)
+                if ws is not None:
+                    with trio.move_on_after(CLOSE_TIMEOUT):
+                        await ws.aclose()
+                if tap.closing:
+                    with trio.move_on_after(2 * CLOSE_TIMEOUT):
+                        await tap.closed.wait()
+            nursery.cancel_scope.cancel()
 
     def _finished(self, tap: TapStream) -> None:
         for record in self.connections:
@@ -274,18 +339,24 @@ class Emulator:
                 record._finished()
         self._notify()
 
-    async def _serve(self, request: WebSocketRequest, tap: TapStream) -> None:
+    async def _serve(self, request: WebSocketRequest, tap: TapStream) -> WebSocketConnection | None:
         route = _route(request.path)
         if route is None:
-            await request.reject(404, body=b"Not Found")
-            return
+            error = ApiError(None, f"Invalid URL (GET {urlsplit(request.path).path})")
+            body = json.dumps(error_response(404, error).body).encode()
+            await request.reject(
+                404, extra_headers=[(b"content-type", b"application/json")], body=body
+            )
+            return None
         offered = request.proposed_subprotocols
         ws = await request.accept(subprotocol="realtime" if "realtime" in offered else None)
         raw_headers = {
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in request.headers
         }
-        rejection, model = _admission(route, raw_headers, offered, self.options.api_key)
+        admission = _admission(
+            route, raw_headers, offered, self.options.api_key, self._valid_secret
+        )
         query = {
             key: (_REDACTED if key == "api-key" else value) for key, value in route.query.items()
         }
@@ -295,39 +366,123 @@ class Emulator:
             query=query,
             headers=_redacted_headers(request.headers),
             subprotocols=_redacted_subprotocols(offered),
-            kind=route.kind,
+            kind=admission.kind,
             faults=self.faults.copy(),
         )
+        record.client_secret = admission.secret is not None
+        rejection = admission.rejection
+        replay = self._replay
+        if rejection is None and replay is not None and replay.kind != admission.kind:
+            message = (
+                f"This emulator replays a {replay.kind} recording; a {admission.kind}"
+                " connection cannot replay it."
+            )
+            record.replay_mismatches.append(message)
+            rejection = (ApiError("replay_mismatch", message), 4000)
         record._sniffer = tap.sniffer
         tap.should_ignore_close = lambda: record.faults.ignore_close
         self.connections.append(record)
         self._notify()
-        link = Link(ws, tap, record, self.options, model=model)
+        link = Link(ws, tap, record, self.options, model=admission.model)
+        secret_session = None if admission.secret is None else admission.secret.session
         try:
-            await link.run(_session_factory(route.kind), rejection)
+            await link.run(_session_factory(admission.kind, secret_session, replay), rejection)
         except Exception:
             log.exception("emulator: connection #%d failed", record.number)
             with trio.move_on_after(CLOSE_TIMEOUT, shield=True):
                 await ws.aclose(1011, "server_error")
         finally:
             self._notify()
+        return ws
+
+    # -- client secrets -------------------------------------------------------------------
+
+    def _valid_secret(self, value: str) -> ClientSecret | None:
+        secret = self._secrets.get(value)
+        if secret is None or self._clock.now() >= secret.expires_at:
+            return None
+        return secret
+
+    async def _http_request(self, request: HttpRequest) -> HttpResponse:
+        await trio.lowlevel.checkpoint()
+        endpoint = _secret_endpoint(request.path)
+        if endpoint is None or request.method != "POST":
+            if request.method == "GET" and _route(request.path) is not None:
+                message = "This endpoint only accepts WebSocket connections (Upgrade: websocket)."
+                return error_response(426, ApiError(None, message))
+            message = f"Invalid URL ({request.method} {request.path})"
+            return error_response(404, ApiError(None, message))
+        key = _credentials(request.headers, request.query, ())
+        if key is None:
+            return error_response(401, ApiError(None, _NO_KEY_MESSAGE))
+        if key.startswith("ek_"):
+            message = "Client secrets cannot create client secrets; use an API key."
+            return error_response(401, ApiError("invalid_api_key", message))
+        if self.options.api_key is not None and key != self.options.api_key:
+            return error_response(401, _incorrect_key())
+        try:
+            body: Any = json.loads(request.body) if request.body.strip() else {}
+        except ValueError:
+            return error_response(400, ApiError(None, _BAD_JSON_MESSAGE))
+        try:
+            kind, session, seconds = build_secret_session(endpoint, body, self._secret_ids)
+        except ApiError as error:
+            return error_response(400, error)
+        now = self._clock.now()
+        for value, old in list(self._secrets.items()):
+            if now >= old.expires_at:
+                del self._secrets[value]
+        secret = ClientSecret(new_secret_value(), kind, session, now + seconds)
+        self._secrets[secret.value] = secret
+        log.info("emulator: minted a %s client secret for %d s", kind, seconds)
+        return HttpResponse(200, secret.response())
 
     def _notify(self) -> None:
         self._changed.set()
         self._changed = trio.Event()
 
 
-def _session_factory(kind: ConnectionKind) -> Callable[[Link], Session]:
+def _session_factory(
+    kind: ConnectionKind,
+    config: dict[str, Any] | None,
+    replay: ReplayScript | None,
+) -> Callable[[Link], Session]:
     def make(link: Link) -> Session:
+        if replay is not None:
+            return ReplaySession(link, replay)
         if kind == "translation":
             from ._translation import TranslationSessionState
 
-            return TranslationSessionState(link)
+            return TranslationSessionState(link, config=config)
         from ._realtime import RealtimeSession
 
-        return RealtimeSession(link, transcription=kind == "transcription")
+        return RealtimeSession(link, transcription=kind == "transcription", config=config)
 
     return make
+
+
+def load_replay(replay: str | Path | Recording | None) -> Recording | None:
+    """Read a recording to replay (a path) and check its kind.
+
+    Raises:
+        ValueError: not a trio_realtime recording, or of an unknown kind.
+        OSError: the file cannot be read.
+    """
+    if replay is None or isinstance(replay, Recording):
+        recording = replay
+    else:
+        recording = read_recording(replay)
+    if recording is not None and recording.kind not in ("realtime", "transcription", "translation"):
+        raise ValueError(
+            f"cannot replay a recording of kind {recording.kind!r}: expected realtime,"
+            " transcription or translation"
+        )
+    return recording
+
+
+def _check_speed(replay_speed: float) -> None:
+    if not replay_speed >= 0:
+        raise ValueError(f"replay_speed must be >= 0, got {replay_speed}")
 
 
 async def serve_emulator(
@@ -341,6 +496,8 @@ async def serve_emulator(
     audio_pace: float | None = None,
     session_max_s: float = 3600.0,
     record: bool = True,
+    replay: str | Path | Recording | None = None,
+    replay_speed: float = 0.0,
     task_status: trio.TaskStatus[Emulator] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a Realtime emulator until cancelled; for ``nursery.start``.
@@ -357,7 +514,15 @@ async def serve_emulator(
     - ``session_max_s``: the session's maximum duration (``session_expired`` after it).
     - ``record``: keep every event in ``EmulatorConnection.received`` / ``.sent``; turn
       it off for long-running servers (``wait_for`` then never sees an event).
+    - ``replay``: a recording (a JSONL path or a ``Recording``) every connection replays
+      instead of running a session: the recorded server events, each client turn awaited
+      and checked (``EmulatorConnection.replay_mismatches``). ``replay_speed``: 0 sends
+      as fast as possible, 1.0 with the recorded gaps, 2.0 twice as fast.
+
+    Raises:
+        ValueError: ``replay`` is not a readable recording, or ``replay_speed`` < 0.
     """
+    _check_speed(replay_speed)
     options = EmulatorOptions(
         api_key=api_key,
         brain=brain,
@@ -365,23 +530,18 @@ async def serve_emulator(
         audio_pace=audio_pace,
         session_max_s=session_max_s,
         record=record,
+        replay=load_replay(replay),
+        replay_speed=replay_speed,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
     async with trio.open_nursery() as nursery:
         bound = listeners[0].socket.getsockname()
         emulator = Emulator(str(bound[0]), int(bound[1]), options, faults or Faults())
-        emulator._nursery = nursery
-        taps = [TapListener(listener, emulator._taps) for listener in listeners]
-        server = WebSocketServer(
-            emulator._handle_request,
-            cast(Any, taps),
-            handler_nursery=nursery,
-            max_message_size=_MAX_MESSAGE_SIZE,
-            receive_buffer_size=_RECEIVE_BUFFER,
-            connect_timeout=_CONNECT_TIMEOUT,
-            disconnect_timeout=CLOSE_TIMEOUT,
+        await nursery.start(
+            functools.partial(
+                trio.serve_listeners, emulator._serve_socket, listeners, handler_nursery=nursery
+            )
         )
-        await nursery.start(server.run)
         log.info("Realtime emulator listening on %s", emulator.url)
         task_status.started(emulator)
 
@@ -396,13 +556,20 @@ async def open_emulator(
     audio_pace: float | None = None,
     session_max_s: float = 3600.0,
     record: bool = True,
+    replay: str | Path | Recording | None = None,
+    replay_speed: float = 0.0,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> AsyncIterator[Emulator]:
     """Run a Realtime emulator for the duration of the block (options: :func:`serve_emulator`).
 
     Entering returns once it listens; leaving stops it and ends every connection.
+
+    Raises:
+        ValueError: ``replay`` is not a readable recording, or ``replay_speed`` < 0.
     """
+    recording = load_replay(replay)
+    _check_speed(replay_speed)
     async with trio.open_nursery() as nursery:
         emulator: Emulator = await nursery.start(
             lambda task_status: serve_emulator(
@@ -415,6 +582,8 @@ async def open_emulator(
                 audio_pace=audio_pace,
                 session_max_s=session_max_s,
                 record=record,
+                replay=recording,
+                replay_speed=replay_speed,
                 task_status=task_status,
             )
         )

@@ -6,12 +6,14 @@ import contextlib
 import queue
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import trio
 
+from .._recording import Recording
 from ._brain import Brain
 from ._faults import Faults
-from ._server import Emulator, open_emulator
+from ._server import Emulator, load_replay, open_emulator
 
 __all__ = ["run_emulator_in_thread"]
 
@@ -28,6 +30,8 @@ def run_emulator_in_thread(
     audio_pace: float | None = None,
     session_max_s: float = 3600.0,
     record: bool = True,
+    replay: str | Path | Recording | None = None,
+    replay_speed: float = 0.0,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> Iterator[Emulator]:
@@ -39,6 +43,7 @@ def run_emulator_in_thread(
     calling thread; its async methods belong to the emulator's thread. A brain runs in
     the emulator's thread too. Options: :func:`serve_emulator`.
     """
+    recording = load_replay(replay)
     ready: queue.Queue[tuple[Emulator, trio.lowlevel.TrioToken, trio.Event] | BaseException]
     ready = queue.Queue()
     failure: list[BaseException] = []
@@ -52,6 +57,8 @@ def run_emulator_in_thread(
             audio_pace=audio_pace,
             session_max_s=session_max_s,
             record=record,
+            replay=recording,
+            replay_speed=replay_speed,
             host=host,
             port=port,
         ) as emulator:

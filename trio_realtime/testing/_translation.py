@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import functools
 import time
 from typing import Any
@@ -34,7 +35,7 @@ from ..events import (
 from ._apierrors import ApiError
 from ._link import Link
 
-__all__ = ["TranslationSessionState"]
+__all__ = ["TranslationSessionState", "apply_translation_update", "default_translation_session"]
 
 _FRAME_BYTES = 9600
 _FRAME_MS = 200
@@ -123,19 +124,22 @@ class TranslationSessionState:
     """The state machine of a translation connection."""
 
     supported = frozenset({"session.update", "session.input_audio_buffer.append", "session.close"})
+    checks_events = True
 
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: Link, *, config: dict[str, Any] | None = None) -> None:
         self.link = link
-        self.config: dict[str, Any] = {
-            "id": link.ids.make("sess_"),
-            "type": "translation",
-            "model": link.model or "gpt-realtime-translate",
-            "expires_at": int(time.time() + link.options.session_max_s),
-            "audio": {
-                "input": {"transcription": None, "noise_reduction": None},
-                "output": {"language": "en"},
-            },
-        }
+        session_id = link.ids.make("sess_")
+        expires_at = int(time.time() + link.options.session_max_s)
+        if config is not None:
+            self.config: dict[str, Any] = {
+                **copy.deepcopy(config),
+                "id": session_id,
+                "expires_at": expires_at,
+            }
+        else:
+            self.config = default_translation_session(
+                session_id, link.model or "gpt-realtime-translate", expires_at
+            )
         self._pending = bytearray()
         self._frames = 0
         self._speech_frames = 0
@@ -154,7 +158,7 @@ class TranslationSessionState:
         if self._closed:
             return
         if isinstance(event, TranslationSessionUpdateEvent):
-            self._update(raw.get("session"))
+            self.config = apply_translation_update(self.config, raw.get("session"))
             await self.link.emit(TranslationSessionUpdatedEvent, session=self.config)
         elif isinstance(event, TranslationInputAudioBufferAppendEvent):
             await self._append(event.audio)
@@ -166,36 +170,6 @@ class TranslationSessionState:
                 await self._frame(frame)
             await self.link.emit(TranslationSessionClosedEvent)
             await self.link.close(1000, "")
-
-    def _update(self, update: Any) -> None:
-        if not isinstance(update, dict):
-            raise ApiError.invalid_type("session", "an object", update)
-        for key in update:
-            if key in ("type", "model", "id"):
-                raise ApiError(
-                    "invalid_value",
-                    f"'session.{key}' cannot be changed after the session has been created.",
-                    f"session.{key}",
-                )
-            if key != "audio":
-                raise ApiError.unknown_parameter(f"session.{key}")
-        audio = update.get("audio") or {}
-        if not isinstance(audio, dict):
-            raise ApiError.invalid_type("session.audio", "an object", audio)
-        changes: dict[str, dict[str, Any]] = {"input": {}, "output": {}}
-        for section, value in audio.items():
-            if section not in changes:
-                raise ApiError.unknown_parameter(f"session.audio.{section}")
-            if not isinstance(value, dict):
-                raise ApiError.invalid_type(f"session.audio.{section}", "an object", value)
-            allowed = ("transcription", "noise_reduction") if section == "input" else ("language",)
-            for key, item in value.items():
-                path = f"session.audio.{section}.{key}"
-                if key not in allowed:
-                    raise ApiError.unknown_parameter(path)
-                changes[section][key] = _checked(key, item, path)
-        for section, values in changes.items():
-            self.config["audio"][section].update(values)
 
     async def _append(self, audio: str) -> None:
         try:
@@ -250,6 +224,72 @@ class TranslationSessionState:
             format="pcm16",
             elapsed_ms=elapsed_ms,
         )
+
+
+def default_translation_session(session_id: str, model: str, expires_at: int) -> dict[str, Any]:
+    """A translation session as ``session.created`` reports it (reference 1.6)."""
+    return {
+        "id": session_id,
+        "type": "translation",
+        "model": model,
+        "expires_at": expires_at,
+        "audio": {
+            "input": {"transcription": None, "noise_reduction": None},
+            "output": {"language": "en"},
+        },
+    }
+
+
+def apply_translation_update(
+    current: dict[str, Any], update: Any, *, creating: bool = False
+) -> dict[str, Any]:
+    """Validate a translation ``session`` object and return the new effective session.
+
+    Only ``audio.output.language``, ``audio.input.transcription`` and
+    ``audio.input.noise_reduction`` change; ``creating`` (a client secret's session)
+    also allows ``model`` and ``type: "translation"``, which the caller applies.
+
+    Raises:
+        ApiError: the update is invalid; ``current`` is unchanged.
+    """
+    if not isinstance(update, dict):
+        raise ApiError.invalid_type("session", "an object", update)
+    for key in update:
+        if creating and key == "model":
+            if not isinstance(update[key], str):
+                raise ApiError.invalid_type("session.model", "a string", update[key])
+            continue
+        if creating and key == "type":
+            if update[key] != "translation":
+                raise ApiError.invalid_value(update[key], ("translation",), "session.type")
+            continue
+        if key in ("type", "model", "id"):
+            raise ApiError(
+                "invalid_value",
+                f"'session.{key}' cannot be changed after the session has been created.",
+                f"session.{key}",
+            )
+        if key != "audio":
+            raise ApiError.unknown_parameter(f"session.{key}")
+    audio = update.get("audio") or {}
+    if not isinstance(audio, dict):
+        raise ApiError.invalid_type("session.audio", "an object", audio)
+    changes: dict[str, dict[str, Any]] = {"input": {}, "output": {}}
+    for section, value in audio.items():
+        if section not in changes:
+            raise ApiError.unknown_parameter(f"session.audio.{section}")
+        if not isinstance(value, dict):
+            raise ApiError.invalid_type(f"session.audio.{section}", "an object", value)
+        allowed = ("transcription", "noise_reduction") if section == "input" else ("language",)
+        for key, item in value.items():
+            path = f"session.audio.{section}.{key}"
+            if key not in allowed:
+                raise ApiError.unknown_parameter(path)
+            changes[section][key] = _checked(key, item, path)
+    session = copy.deepcopy(current)
+    for section, values in changes.items():
+        session["audio"][section].update(values)
+    return session
 
 
 def _checked(key: str, value: Any, path: str) -> Any:

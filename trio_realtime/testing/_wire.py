@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import trio
 
-__all__ = ["FrameSniffer", "TapListener", "TapStream"]
+__all__ = ["FrameSniffer", "TapStream"]
 
 _CLOSE, _PING, _PONG = 0x8, 0x9, 0xA
 _SERVER_CLOSE_FRAME = 0x88
@@ -136,13 +136,20 @@ class TapStream(trio.abc.Stream):
         self.should_ignore_close: Callable[[], bool] = lambda: False
         self.close_swallowed = False
         self.stalled = False
+        self.closing = False
         self.closed = trio.Event()
         self._unstall = trio.Event()
+        self._unread = b""
 
     def __repr__(self) -> str:
         return f"<trio_realtime emulator stream #{self.number}>"
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if self._unread and not self.stalled:
+            size = len(self._unread) if max_bytes is None else max_bytes
+            unread, self._unread = self._unread[:size], self._unread[size:]
+            await trio.lowlevel.checkpoint()
+            return unread
         if not self.stalled:
             data = await self.stream.receive_some(max_bytes)
             if not self.stalled:
@@ -167,6 +174,7 @@ class TapStream(trio.abc.Stream):
         await self.stream.wait_send_all_might_not_block()
 
     async def aclose(self) -> None:
+        self.closing = True
         try:
             if self.close_swallowed:
                 await self._drain_until_peer_closes()
@@ -174,6 +182,10 @@ class TapStream(trio.abc.Stream):
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(self.stream)
             self.closed.set()
+
+    def unread(self, data: bytes) -> None:
+        """Put bytes already received (and sniffed) back, to be received again first."""
+        self._unread = bytes(data) + self._unread
 
     def stall(self) -> None:
         """Stop reading: pending and future reads wait until the peer is gone."""
@@ -227,21 +239,3 @@ def _peer_gone(sock: trio.socket.SocketType) -> bool:
     except OSError:
         return False
     return bool(state) and state[0] in _TCP_CLOSE_STATES
-
-
-class TapListener(trio.abc.Listener[TapStream]):
-    """Wraps a TCP listener so every accepted stream is a :class:`TapStream`."""
-
-    def __init__(self, listener: trio.SocketListener, taps: dict[str, TapStream]) -> None:
-        self.listener = listener
-        self._taps = taps
-
-    async def accept(self) -> TapStream:
-        stream = await self.listener.accept()
-        stream.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, True)
-        tap = TapStream(stream)
-        self._taps[repr(tap)] = tap
-        return tap
-
-    async def aclose(self) -> None:
-        await self.listener.aclose()
