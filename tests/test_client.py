@@ -224,3 +224,24 @@ async def test_an_interceptor_that_raises_ends_the_session_with_one_clear_error(
     connection = emulator.connections[0]
     await connection.closed.wait()
     assert connection.received_close_code == 1011
+
+
+async def test_one_recording_interceptor_records_several_sessions(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    numbered = rt.RecordingInterceptor(tmp_path / "call-{n}.jsonl")
+    appended = rt.RecordingInterceptor(tmp_path / "all.jsonl")
+    client = rt.RealtimeClient(
+        api_key="sk-test", base_url=emulator.url, interceptors=[numbered, appended]
+    )
+    for text in ("first", "second"):
+        async with client.connect(session=TEXT) as session:
+            await session.send_user_message(text)
+            await reply(session)
+    for n, text in ((1, "first"), (2, "second")):
+        one = rt.read_recording(tmp_path / f"call-{n}.jsonl")
+        both = rt.read_recording(tmp_path / "all.jsonl", session=n)
+        assert [e.event for e in one.entries] == [e.event for e in both.entries]
+        assert any(text in json.dumps(e.event) for e in both.entries if e.dir == "send")
+    with pytest.raises(ValueError, match="2 session"):
+        rt.read_recording(tmp_path / "all.jsonl", session=3)

@@ -480,3 +480,14 @@ async def test_random_client_events_never_break_the_session(
         connection = emulator.connections[0]
         assert len(connection.received) == 401
     assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
+@pytest.mark.parametrize("error", [ValueError("mine"), KeyboardInterrupt()])
+def test_an_exception_from_the_block_leaves_unchanged(error: BaseException) -> None:
+    async def main() -> None:
+        async with open_emulator():
+            raise error
+
+    with pytest.raises(type(error)) as info:
+        trio.run(main)
+    assert info.value is error

@@ -16,7 +16,6 @@ the URL keeps only its query's non-secret parameters, and headers are not record
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -91,51 +90,53 @@ class RecordingWriter:
         self._file.flush()
 
 
-def read_recording(path: str | Path) -> Recording:
+def read_recording(path: str | Path, *, session: int = 1) -> Recording:
     """Read a recording written by :class:`~trio_realtime.RecordingInterceptor`.
 
+    A file may hold several sessions one after the other (each starts with a header
+    line); ``session`` picks one, counting from 1.
+
     Raises:
-        ValueError: the file is not a trio_realtime recording (the message says which
-            line is wrong).
+        ValueError: the file is not a trio_realtime recording, or has fewer sessions
+            (the message says which line is wrong).
     """
+    sessions: list[Recording] = []
     with open(path, encoding="utf-8") as file:
-        lines = iter(enumerate(file, start=1))
-        header = _header(path, lines)
-        entries = list(_entries(path, lines))
-    return Recording(header=header, entries=entries)
+        for number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{number}: expected a JSON line: {exc}") from exc
+            if isinstance(raw, dict) and "trio_realtime_recording" in raw:
+                if raw["trio_realtime_recording"] != FORMAT_VERSION:
+                    raise ValueError(
+                        f"{path}:{number}: recording format {raw['trio_realtime_recording']!r}"
+                        f" is not supported (expected {FORMAT_VERSION})"
+                    )
+                sessions.append(Recording(header=raw))
+            elif not sessions:
+                raise ValueError(
+                    f"{path}:{number}: not a trio_realtime recording (expected a header with "
+                    f'"trio_realtime_recording": {FORMAT_VERSION})'
+                )
+            else:
+                sessions[-1].entries.append(_entry(path, number, raw))
+    if not sessions:
+        raise ValueError(f"{path}: empty file, expected a trio_realtime recording")
+    if not 1 <= session <= len(sessions):
+        raise ValueError(f"{path}: has {len(sessions)} session(s), not a session {session}")
+    return sessions[session - 1]
 
 
-def _header(path: str | Path, lines: Iterator[tuple[int, str]]) -> dict[str, Any]:
-    for number, line in lines:
-        if not line.strip():
-            continue
-        try:
-            header = json.loads(line)
-        except ValueError as exc:
-            raise ValueError(f"{path}:{number}: expected a JSON header line: {exc}") from exc
-        if not isinstance(header, dict) or header.get("trio_realtime_recording") != FORMAT_VERSION:
-            raise ValueError(
-                f"{path}:{number}: not a trio_realtime recording (expected a header with "
-                f'"trio_realtime_recording": {FORMAT_VERSION})'
-            )
-        return header
-    raise ValueError(f"{path}: empty file, expected a trio_realtime recording")
-
-
-def _entries(path: str | Path, lines: Iterator[tuple[int, str]]) -> Iterator[RecordingEntry]:
-    for number, line in lines:
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-            direction = raw["dir"]
-            if direction not in ("send", "recv") or not isinstance(raw["event"], dict):
-                raise ValueError("'dir' must be 'send' or 'recv' and 'event' an object")
-            yield RecordingEntry(
-                t=float(raw["t"]),
-                dir=direction,
-                event=raw["event"],
-                session_id=raw.get("session_id"),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{number}: not a recording entry: {exc}") from exc
+def _entry(path: str | Path, number: int, raw: Any) -> RecordingEntry:
+    try:
+        direction = raw["dir"]
+        if direction not in ("send", "recv") or not isinstance(raw["event"], dict):
+            raise ValueError("'dir' must be 'send' or 'recv' and 'event' an object")
+        return RecordingEntry(
+            t=float(raw["t"]), dir=direction, event=raw["event"], session_id=raw.get("session_id")
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}:{number}: not a recording entry: {exc}") from exc

@@ -546,6 +546,12 @@ async def serve_emulator(
         task_status.started(emulator)
 
 
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
 @contextlib.asynccontextmanager
 async def open_emulator(
     *,
@@ -570,24 +576,35 @@ async def open_emulator(
     """
     recording = load_replay(replay)
     _check_speed(replay_speed)
-    async with trio.open_nursery() as nursery:
-        emulator: Emulator = await nursery.start(
-            lambda task_status: serve_emulator(
-                host,
-                port,
-                api_key=api_key,
-                brain=brain,
-                faults=faults,
-                ping_interval=ping_interval,
-                audio_pace=audio_pace,
-                session_max_s=session_max_s,
-                record=record,
-                replay=recording,
-                replay_speed=replay_speed,
-                task_status=task_status,
+    body_exc: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            emulator: Emulator = await nursery.start(
+                lambda task_status: serve_emulator(
+                    host,
+                    port,
+                    api_key=api_key,
+                    brain=brain,
+                    faults=faults,
+                    ping_interval=ping_interval,
+                    audio_pace=audio_pace,
+                    session_max_s=session_max_s,
+                    record=record,
+                    replay=recording,
+                    replay_speed=replay_speed,
+                    task_status=task_status,
+                )
             )
-        )
-        try:
-            yield emulator
-        finally:
-            nursery.cancel_scope.cancel("the emulator is closing")
+            try:
+                yield emulator
+            except BaseException as exc:  # the caller's exception leaves unchanged, below
+                body_exc = exc
+            finally:
+                nursery.cancel_scope.cancel("the emulator is closing")
+    except BaseException as group:
+        if body_exc is None:
+            raise
+        if not all(isinstance(e, trio.Cancelled) for e in _leaves(group)):
+            raise
+    if body_exc is not None:
+        raise body_exc
