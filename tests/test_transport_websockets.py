@@ -614,6 +614,44 @@ async def test_eof_without_a_close_frame_is_1006() -> None:
     assert info.value.code == 1006
 
 
+async def test_the_reader_never_waits_for_a_stuck_writer() -> None:
+    """A writer stuck on a full socket holds the write lock; the reader keeps reading.
+
+    Its pong waits in line and goes out right after the writer's frame.
+    """
+    go = anyio.Event()
+    seen: list[Opcode] = []
+
+    async def handler(peer: RawPeer) -> None:
+        await go.wait()  # until then the server reads nothing: the client's writes pile up
+        await peer.send_frame(Opcode.PING, b"during")
+        await peer.send_event(text_delta(1))
+        while (frame := await peer.receive_frame()) is not None:
+            seen.append(frame.opcode)
+
+    big = "x" * 262_144
+    written = 0
+    async with raw_server(handler) as url, open_websockets(request_for(url)) as transport:
+        async with anyio.create_task_group() as tasks:
+
+            async def write() -> None:
+                nonlocal written
+                for _ in range(64):  # 16 MB: more than the socket buffers hold
+                    await transport.send_text(big)
+                    written += 1
+
+            tasks.start_soon(write)
+            await anyio.wait_all_tasks_blocked()
+            assert written < 64  # the writer is stuck in send
+            go.set()
+            with anyio.fail_after(5):
+                assert json.loads(await transport.receive())["delta"] == "d1 "
+        await transport.aclose()
+    assert seen.count(Opcode.TEXT) == 64
+    assert Opcode.PONG in seen
+    assert seen[-1] is Opcode.CLOSE
+
+
 async def test_nothing_is_read_while_nobody_receives() -> None:
     total = 400
     sent = 0

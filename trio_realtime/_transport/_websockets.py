@@ -3,11 +3,11 @@
 One implementation for every AnyIO backend (Trio and asyncio), and no task of its own:
 
 - the engine's reader is the only reader. :meth:`WebSocketsTransport.receive` reads 64 KiB
-  at a time into :class:`websockets.client.ClientProtocol` (C-accelerated unmasking,
-  frames parsed in place), writes what the protocol must answer (pongs, the close
-  reply), and hands out the messages parsed from that chunk one by one. Nothing is read
-  while nobody calls ``receive()``, so a consumer that stops reading pushes back on the
-  server through TCP;
+  at a time into :class:`websockets.client.ClientProtocol`, writes what the protocol
+  must answer (pongs, the close reply), and hands out the messages parsed from that
+  chunk one by one (a small deque; no task, no second queue). Nothing is read while
+  nobody calls ``receive()``, so a consumer that stops reading pushes back on the server
+  through TCP;
 - every socket write (the writer's frames, pings, automatic replies, the close frame)
   goes through one lock; whoever holds it writes everything pending before releasing
   it, so the reader never waits for the writer to answer a ping;
@@ -84,7 +84,7 @@ def _tls_context() -> ssl.SSLContext:
 
 
 class WebSocketsTransport:
-    """A :class:`~trio_realtime.ConnectRequest`'s connection: ``websockets`` over AnyIO.
+    """One WebSocket connection: ``websockets``' sans-I/O protocol over an AnyIO stream.
 
     Made by :func:`open_websockets`. One task receives (the engine's reader) and one
     sends (the writer); ``ping`` and ``aclose`` may run beside them.
