@@ -245,3 +245,38 @@ async def test_one_recording_interceptor_records_several_sessions(
         assert any(text in json.dumps(e.event) for e in both.entries if e.dir == "send")
     with pytest.raises(ValueError, match="2 session"):
         rt.read_recording(tmp_path / "all.jsonl", session=3)
+
+
+async def test_a_client_secret_minted_by_the_client_opens_a_session(emulator: Emulator) -> None:
+    client = rt.RealtimeClient(api_key="sk-test", base_url=emulator.url)
+    config = ev.SessionConfig(instructions="Speak like a pirate.", output_modalities=["text"])
+    secret = await client.create_client_secret(config, expires_after=120)
+    assert secret.value.startswith("ek_")
+    assert secret.value not in repr(secret)
+    assert isinstance(secret.session, ev.SessionConfig)
+    browser = rt.RealtimeClient(api_key=secret.value, base_url=emulator.url)
+    async with browser.connect() as session:
+        assert isinstance(session.config, ev.SessionConfig)
+        assert session.config.instructions == "Speak like a pirate."
+    translation = await client.create_translation_client_secret(
+        {"audio": {"output": {"language": "fr"}}}
+    )
+    assert translation.value.startswith("ek_")
+    assert isinstance(translation.session, ev.TranslationSession)
+
+
+async def test_client_secret_errors_are_typed(emulator: Emulator) -> None:
+    async with open_emulator(api_key="sk-right") as strict:
+        wrong = rt.RealtimeClient(api_key="sk-wrong", base_url=strict.url)
+        with pytest.raises(rt.AuthenticationError):
+            await wrong.create_client_secret()
+    client = rt.RealtimeClient(api_key="sk-test", base_url=emulator.url)
+    with pytest.raises(rt.ServerError) as info:
+        await client.create_client_secret({"bogus_field": 1})
+    assert info.value.code == "unknown_parameter"
+    with pytest.raises(rt.ServerError):
+        await client.create_client_secret(expires_after=5)  # below the 10 s minimum
+    forged = rt.RealtimeClient(api_key="ek_not_a_real_secret", base_url=emulator.url)
+    with pytest.raises(rt.AuthenticationError):
+        async with forged.connect():
+            pytest.fail("the block must not run")
