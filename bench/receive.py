@@ -128,10 +128,18 @@ def _wait_for_client_close(conn: socket.socket) -> None:
 def serve(blob_path: str) -> None:
     """The blaster: for each connection, handshake, write the blob, await the close."""
     blob = Path(blob_path).read_bytes()
+    parent = os.getppid()
     with socket.create_server(("127.0.0.1", 0)) as listener:
         print(listener.getsockname()[1], flush=True)
+        listener.settimeout(1.0)
         while True:
-            conn, _ = listener.accept()
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                if os.getppid() != parent:
+                    return  # the benchmark died without stopping us
+                continue
+            conn.settimeout(None)
             with conn:
                 try:
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
