@@ -72,47 +72,63 @@ async def open_trio_websocket(request: ConnectRequest) -> AsyncIterator[Transpor
     port = url.port or (443 if secure else 80)
     host_header = host if url.port is None else f"{host}:{port}"
     resource = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    async with trio.open_nursery() as nursery:
+    async with trio.open_nursery() as outer:
+        nursery: trio.Nursery = await outer.start(_service_nursery)
         try:
-            stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]
-            stream = await trio.open_tcp_stream(host, port)
             try:
-                if secure:
-                    stream = trio.SSLStream(
+                stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]
+                stream = await trio.open_tcp_stream(host, port)
+                try:
+                    if secure:
+                        stream = trio.SSLStream(
+                            stream,
+                            ssl.create_default_context(),
+                            server_hostname=host,
+                            https_compatible=True,
+                        )
+                        await stream.do_handshake()
+                    connection = await trio_websocket.wrap_client_stream(
+                        nursery,
                         stream,
-                        ssl.create_default_context(),
-                        server_hostname=host,
-                        https_compatible=True,
+                        host_header,
+                        resource,
+                        subprotocols=list(request.subprotocols) or None,
+                        extra_headers=[(k.encode(), v.encode()) for k, v in request.headers],
+                        max_message_size=request.max_message_size,
+                        receive_buffer_size=65536,
                     )
-                    await stream.do_handshake()
-                connection = await trio_websocket.wrap_client_stream(
-                    nursery,
-                    stream,
-                    host_header,
-                    resource,
-                    subprotocols=list(request.subprotocols) or None,
-                    extra_headers=[(k.encode(), v.encode()) for k, v in request.headers],
-                    max_message_size=request.max_message_size,
-                    receive_buffer_size=65536,
-                )
-            except BaseException:
-                await trio.aclose_forcefully(stream)
-                raise
-        except trio_websocket.ConnectionRejected as exc:
-            status = exc.status_code
-            error = AuthenticationError if status in (401, 403) else ConnectError
-            raise error(f"the server refused the WebSocket upgrade: HTTP {status}") from exc
-        except trio_websocket.HandshakeError as exc:
-            raise ConnectError(f"WebSocket handshake failed: {exc}") from exc
-        except trio.BrokenResourceError as exc:
-            cause = exc.__cause__ or exc
-            raise ConnectError(f"TLS failed with {host_header}: {cause}") from exc
-        except OSError as exc:
-            raise ConnectError(f"could not connect to {host_header}: {exc}") from exc
-        transport = TrioWebSocketTransport(connection)
-        try:
-            yield transport
+                except BaseException:
+                    await trio.aclose_forcefully(stream)
+                    raise
+            except trio_websocket.ConnectionRejected as exc:
+                status = exc.status_code
+                error = AuthenticationError if status in (401, 403) else ConnectError
+                raise error(f"the server refused the WebSocket upgrade: HTTP {status}") from exc
+            except trio_websocket.HandshakeError as exc:
+                raise ConnectError(f"WebSocket handshake failed: {exc}") from exc
+            except trio.BrokenResourceError as exc:
+                cause = exc.__cause__ or exc
+                raise ConnectError(f"TLS failed with {host_header}: {cause}") from exc
+            except OSError as exc:
+                raise ConnectError(f"could not connect to {host_header}: {exc}") from exc
+            transport = TrioWebSocketTransport(connection)
+            try:
+                yield transport
+            finally:
+                with trio.CancelScope(shield=True):
+                    await transport.abort()
         finally:
-            with trio.CancelScope(shield=True):
-                await transport.abort()
             nursery.cancel_scope.cancel()
+
+
+async def _service_nursery(task_status: trio.TaskStatus[trio.Nursery]) -> None:
+    """Host trio-websocket's reader task in a nursery that outer cancellation does not reach.
+
+    The session's close runs after a cancellation from outside, and trio-websocket's
+    reader must keep reading to see the peer's close reply. The adapter cancels this
+    nursery itself when the connection is done.
+    """
+    async with trio.open_nursery() as nursery:
+        nursery.cancel_scope.shield = True
+        task_status.started(nursery)
+        await trio.sleep_forever()
