@@ -69,6 +69,9 @@ MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 """Largest message accepted from the server (the service's events are at most 15 MiB)."""
 
 _NORMAL_CLOSE = 1000
+_YIELD_EVERY = 32
+"""receive() gives other tasks a turn at least this often while events are waiting."""
+_PEAK_SAMPLE_EVERY = 16
 _E = TypeVar("_E", bound=RealtimeEvent)
 
 
@@ -109,7 +112,7 @@ class SessionStatistics:
     event_buffer_size: int
     """The bound of the events stream (``event_buffer``)."""
     peak_events_buffered: int
-    """The most events ever waiting for the consumer at once."""
+    """The most events seen waiting for the consumer at once (sampled; exact when full)."""
     control_queued: int
     """Control frames waiting for the writer."""
     audio_queued_frames: int
@@ -198,6 +201,7 @@ class Engine:
         self._failure: RealtimeError | None = None
         self._unsent = Unsent()
         self._reader_parked = False
+        self._receives = 0
         self._opened = anyio.Event()
         self._last_error: ErrorEvent | None = None
         self._error_waiters: dict[str, _Reply[Any]] = {}
@@ -223,8 +227,19 @@ class Engine:
             RealtimeError: the session failed (the same exception the ``async with``
                 raises).
         """
+        # The hot path: a cancel point on every call, a full schedule point every
+        # _YIELD_EVERY calls, and no suspension while events are waiting. The checkpoint
+        # comes first, so a cancellation never loses an event.
+        self._receives += 1
+        if self._receives % _YIELD_EVERY:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        else:
+            await anyio.lowlevel.checkpoint()
         try:
-            return await self.events.receive()
+            try:
+                return self.events.receive_nowait()
+            except anyio.WouldBlock:
+                return await self.events.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             if self._failure is not None:
                 raise self._failure from self._failure.__cause__
@@ -349,51 +364,62 @@ class Engine:
     async def _reader(self) -> None:
         transport = self._transport
         assert transport is not None
+        parse, observed, send_nowait = self._parse, self._observed, self._events_send.send_nowait
+        intercepting = self._chain is not None and bool(self._chain.receive_hooks)
         try:
             while True:
                 frame = await transport.receive()
                 self._bytes_received += len(frame)
-                if isinstance(frame, bytes | bytearray):
+                if type(frame) is not str:
                     self._frames_skipped += 1
                     logger.warning("skipped a binary frame of %d bytes", len(frame))
                     continue
                 try:
-                    event = self._parse(frame)
+                    event = parse(frame)
                 except ProtocolError as exc:
                     self._frames_skipped += 1
                     logger.warning("skipped a frame that is not an event: %s", exc)
                     continue
-                if self._chain is not None and self._chain.receive_hooks:
+                if intercepting:
+                    assert self._chain is not None
                     intercepted = await self._intercept(self._chain.receive, event)
                     if intercepted is None:
                         continue
                     event = intercepted
-                if isinstance(event, UnknownRealtimeEvent):
+                kind = type(event)
+                if kind is UnknownRealtimeEvent:
                     self._unknown_events += 1
-                elif isinstance(event, ErrorEvent):
-                    self._on_error(event)
-                self._observe(event)
-                await self._deliver(event)
+                elif kind is ErrorEvent:
+                    self._on_error(event)  # type: ignore[arg-type]
+                if kind in observed:
+                    self._observe(event)
+                self._events_received += 1
+                try:
+                    send_nowait(event)
+                except anyio.WouldBlock:
+                    await self._deliver_when_room(event)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    pass  # nobody listens any more; keep reading so pings and closes flow
+                else:
+                    if not self._events_received % _PEAK_SAMPLE_EVERY:
+                        buffered = self.events.statistics().current_buffer_used
+                        self._peak_buffered = max(self._peak_buffered, buffered)
         except TransportClosed as exc:
             if not self._closing:
                 self._on_server_close(exc)
         finally:
             self._events_send.close()
 
-    async def _deliver(self, event: RealtimeEvent) -> None:
-        self._events_received += 1
+    async def _deliver_when_room(self, event: RealtimeEvent) -> None:
+        """The events stream is full: park the reader (TCP pushes back) until there is room."""
+        self._peak_buffered = self._event_buffer
+        self._reader_parked = True
         try:
-            self._events_send.send_nowait(event)
-        except anyio.WouldBlock:
-            self._reader_parked = True
-            try:
-                await self._events_send.send(event)
-            finally:
-                self._reader_parked = False
+            await self._events_send.send(event)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            return  # nobody listens any more; keep reading so pings and closes flow
-        buffered = self.events.statistics().current_buffer_used
-        self._peak_buffered = max(self._peak_buffered, buffered)
+            pass
+        finally:
+            self._reader_parked = False
 
     async def _heartbeat(self, config: Heartbeat) -> None:
         transport = self._transport
@@ -444,6 +470,9 @@ class Engine:
                 self._failure = failure
 
     # -- state, failure, close ------------------------------------------------------
+
+    _observed: frozenset[type[RealtimeEvent]] = frozenset()
+    """The event classes :meth:`_observe` wants to see (the others skip it)."""
 
     def _observe(self, event: RealtimeEvent) -> None:
         """Track session state from ``event`` before it is delivered (subclasses)."""

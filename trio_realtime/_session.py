@@ -144,6 +144,16 @@ class RealtimeSession(AudioSession):
 
     # -- state --------------------------------------------------------------------
 
+    _observed: frozenset[type[RealtimeEvent]] = frozenset(
+        (
+            SessionCreatedEvent,
+            SessionUpdatedEvent,
+            ResponseCreatedEvent,
+            ResponseDoneEvent,
+            ConversationItemRetrievedEvent,
+        )
+    )
+
     def _observe(self, event: RealtimeEvent) -> None:
         if isinstance(event, SessionCreatedEvent | SessionUpdatedEvent):
             self.config = event.session

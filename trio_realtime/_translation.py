@@ -106,6 +106,14 @@ class RealtimeTranslationSession(AudioSession):
     def __repr__(self) -> str:
         return f"<RealtimeTranslationSession {self.session_id or 'connecting'}>"
 
+    _observed: frozenset[type[RealtimeEvent]] = frozenset(
+        (
+            TranslationSessionCreatedEvent,
+            TranslationSessionUpdatedEvent,
+            TranslationSessionClosedEvent,
+        )
+    )
+
     def _observe(self, event: RealtimeEvent) -> None:
         if isinstance(event, TranslationSessionCreatedEvent | TranslationSessionUpdatedEvent):
             self.config = event.session
