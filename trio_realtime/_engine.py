@@ -75,6 +75,17 @@ _PEAK_SAMPLE_EVERY = 16
 _E = TypeVar("_E", bound=RealtimeEvent)
 
 
+def _backend_cancel_point() -> Callable[[], Awaitable[None]]:
+    """The running backend's own ``checkpoint_if_cancelled`` (saves a lookup per event)."""
+    try:
+        from anyio._core._eventloop import get_async_backend
+
+        cancel_point: Callable[[], Awaitable[None]] = get_async_backend().checkpoint_if_cancelled
+    except Exception:  # a private API of AnyIO's: fall back to the public one
+        return anyio.lowlevel.checkpoint_if_cancelled
+    return cancel_point
+
+
 @dataclass(frozen=True)
 class Heartbeat:
     """Ping the server every ``interval`` seconds; a pong later than ``timeout`` is a dead peer.
@@ -202,6 +213,7 @@ class Engine:
         self._unsent = Unsent()
         self._reader_parked = False
         self._receives = 0
+        self._cancel_point = _backend_cancel_point()
         self._opened = anyio.Event()
         self._last_error: ErrorEvent | None = None
         self._error_waiters: dict[str, _Reply[Any]] = {}
@@ -232,7 +244,7 @@ class Engine:
         # comes first, so a cancellation never loses an event.
         self._receives += 1
         if self._receives % _YIELD_EVERY:
-            await anyio.lowlevel.checkpoint_if_cancelled()
+            await self._cancel_point()
         else:
             await anyio.lowlevel.checkpoint()
         try:
