@@ -75,7 +75,7 @@ class AuthenticationError(ConnectError):
 
 
 class SessionClosed(RealtimeError):
-    """The server closed the session with a code other than 1000 (normal closure).
+    """The session closed with a code other than 1000 (normal closure).
 
     ``code`` and ``reason`` are the WebSocket close frame's (``reason`` is
     ``"<error.type>.<error.code>"`` on the service); ``code`` is 1006 when the
@@ -84,7 +84,7 @@ class SessionClosed(RealtimeError):
 
     def __init__(self, code: int, reason: str = "") -> None:
         detail = f", {reason}" if reason else ""
-        super().__init__(f"the server closed the session: code {code}{detail}")
+        super().__init__(f"the session closed with code {code}{detail}")
         self.code = code
         self.reason = reason
 
