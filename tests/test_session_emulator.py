@@ -324,8 +324,12 @@ async def test_cancel_while_connecting_still_closes(how: str) -> None:
         assert connection.received_close_code == 1000
 
 
+REPLY_AUDIO = np.tile(audio.voice_like(10_000), 12)
+"""Two minutes of reply audio: about 7.7 MB of deltas, more than loopback TCP buffers hold."""
+
+
 def long_reply(request: BrainRequest) -> BrainReply:
-    return BrainReply(text="x" * 2000, audio=audio.voice_like(30_000))
+    return BrainReply(text="x" * 2000, audio=REPLY_AUDIO)
 
 
 async def test_a_consumer_that_stops_reading_keeps_memory_bounded() -> None:
@@ -340,7 +344,7 @@ async def test_a_consumer_that_stops_reading_keeps_memory_bounded() -> None:
         assert stats.events_buffered == 32
         connection = emulator.connections[0]
         sent_while_stalled = len(connection.sent)
-        total_deltas = 30_000 // 100
+        total_deltas = len(REPLY_AUDIO) // 2400
         assert sent_while_stalled < total_deltas
         # Reading again drains everything, in order, nothing lost.
         deltas = 0
