@@ -20,15 +20,17 @@ second, the client's CPU share of its core, RSS per session (RSS in the window m
 before the first session, over N), delivery latency p50/p99/max (server send to the
 ``async for`` body), and how many sessions fell behind real time. A session is behind
 when, in the window, it received under 90% of the audio the server's schedule sent, an
-event reached it more than 250 ms after the send, its microphone loop woke more than
-200 ms late, or the server had received more than 3 chunks (300 ms) less microphone audio
-than the session had appended. The server's own lateness (send time minus schedule) is
-reported too; above 50 ms the run is server-bound, not a client result.
+event reached it more than 100 ms after the send (it missed its slot in a 100 ms jitter
+buffer), its microphone loop woke more than 100 ms late, or the server had received more
+than 3 chunks (300 ms) less microphone audio than the session had appended. The server's
+own lateness (send time minus schedule) is reported too; above 50 ms the run is
+server-bound, not a client result.
 
-Clients: ``trio_realtime`` (default transport, Trio), the official ``openai`` client
-(asyncio), ``websockets+json`` (raw asyncio ``websockets``, ``json.loads``, base64 by
-hand: the floor). N grows until a client falls behind (then stops for that client); in a
-full run, a client that keeps up at 1000 goes on (1500, 2000, ...) to find its limit.
+Clients: ``trio_realtime`` (default transport, Trio); ``trio_realtime[asyncio]`` (the same
+code on AnyIO's asyncio backend); the official ``openai`` client (asyncio);
+``websockets+json`` (raw asyncio ``websockets``, ``json.loads``, base64 by hand: the
+floor). N grows until a client falls behind (then stops for that client); in a full run,
+a client that keeps up at 1000 goes on (1500, 2000, ...) to find its limit.
 """
 
 from __future__ import annotations
@@ -69,13 +71,19 @@ FULL_SESSIONS = (10, 100, 500, 1000)
 QUICK_SESSIONS = (10, 50)
 EXTEND_FACTOR = 1.5
 EXTEND_CAP = 3000
+REFINE_STEPS = 2
 CONNECT_CONCURRENCY = 64
-BEHIND_LATENCY_NS = 250_000_000
-BEHIND_MIC_NS = 200_000_000
+BEHIND_LATENCY_NS = 100_000_000
+BEHIND_MIC_NS = 100_000_000
 BEHIND_IN_CHUNKS = 3
 SERVER_BOUND_NS = 50_000_000
-CLIENTS = ("trio_realtime", "openai", "websockets+json")
-BACKEND = {"trio_realtime": "trio", "openai": "asyncio", "websockets+json": "asyncio"}
+CLIENTS = ("trio_realtime", "trio_realtime[asyncio]", "openai", "websockets+json")
+BACKEND = {
+    "trio_realtime": "trio",
+    "trio_realtime[asyncio]": "asyncio",
+    "openai": "asyncio",
+    "websockets+json": "asyncio",
+}
 
 
 class Control:
@@ -283,6 +291,7 @@ async def websockets_session(url: str, control: Control, ready: Callable[[], Non
 
 SESSIONS: dict[str, Callable[[str, Control, Callable[[], None]], Awaitable[None]]] = {
     "trio_realtime": trio_realtime_session,
+    "trio_realtime[asyncio]": trio_realtime_session,
     "openai": official_session,
     "websockets+json": websockets_session,
 }
@@ -368,11 +377,15 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
             await anyio.sleep(spec["warmup"])
             server_cpu0 = _server_cpu(spec["server_pid"])
             wait0 = _runqueue_wait()
+            sampler = _window_profiler(spec.get("pyinstrument"))
             cpu0, wall0 = time.process_time(), time.perf_counter()
             control.window_start = time.monotonic_ns()
             control.window_end = control.window_start + int(spec["window"] * 1e9)
             await anyio.sleep(spec["window"])
             cpu1, wall1 = time.process_time(), time.perf_counter()
+            if sampler is not None:
+                sampler.stop()
+                sampler.last_session.save(spec["pyinstrument"])
             wait1 = _runqueue_wait()
             server_cpu1 = _server_cpu(spec["server_pid"])
             rss = rss_bytes()
@@ -425,6 +438,10 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         else float("nan"),
         behind=behind,
     )
+    if result.get("cpu_s"):
+        per_session = result["cpu_s"] / (result["wall_s"] * max(1, control.opened))
+        result["cpu_ms_per_session_s"] = per_session * 1e3
+        result["projected_sessions_per_core"] = 1 / per_session
     result["server_bound"] = result["server_late_p99_us"] > SERVER_BOUND_NS / 1e3
     result["sustained"] = (
         control.failed == 0
@@ -433,6 +450,17 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         and not result["server_bound"]
     )
     return result
+
+
+def _window_profiler(path: str | None) -> Any:
+    """A started pyinstrument profiler for the measured window (``--pyinstrument``)."""
+    if not path:
+        return None
+    from pyinstrument import Profiler  # a developer tool, not a dependency
+
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    return profiler
 
 
 def _runqueue_wait() -> float:
@@ -460,7 +488,12 @@ def _server_cpu(pid: int) -> float:
 
 
 def run_one(
-    server: ServerProcess, client: str, sessions: int, quick: bool, profile: str | None = None
+    server: ServerProcess,
+    client: str,
+    sessions: int,
+    quick: bool,
+    profile: str | None = None,
+    pyinstrument: str | None = None,
 ) -> dict[str, Any]:
     client_cpu, _ = cpus()
     warmup, window = (0.5, 1.5) if quick else (1.0, 3.0)
@@ -475,6 +508,7 @@ def run_one(
         "cpu": client_cpu,
         "server_pid": server.pid,
         "profile": profile,
+        "pyinstrument": pyinstrument,
     }
     result = run_child("concurrency", spec, timeout=120 + sessions * 0.2)
     result.setdefault("client", client)
@@ -487,7 +521,11 @@ def run_one(
 def sweep(
     server: ServerProcess, client: str, quick: bool, only: list[int] | None
 ) -> list[dict[str, Any]]:
-    """Grow N until the client falls behind; past 1000 (full run) by x1.5 up to the cap."""
+    """Grow N until the client falls behind, then narrow the limit down.
+
+    Past 1000 (full run) N grows by x1.5 up to the cap; after a failure, up to
+    ``REFINE_STEPS`` geometric midpoints between the last N sustained and the first not.
+    """
     rows: list[dict[str, Any]] = []
     plan = list(only or (QUICK_SESSIONS if quick else FULL_SESSIONS))
     index = 0
@@ -500,6 +538,19 @@ def sweep(
             break
         if index == len(plan) and not quick and only is None and n < EXTEND_CAP:
             plan.append(min(EXTEND_CAP, int(n * EXTEND_FACTOR)))
+    if quick or only is not None:
+        return rows
+    for _ in range(REFINE_STEPS):
+        passed = [r["sessions"] for r in rows if r.get("sustained")]
+        failed = [r["sessions"] for r in rows if not r.get("sustained")]
+        if not passed or not failed:
+            break
+        low, high = max(passed), min(failed)
+        middle = int(round(math.sqrt(low * high) / 10) * 10)
+        if not low < middle < high or high - low <= max(20, low // 5):
+            break
+        rows.append(run_one(server, client, middle, quick))
+    rows.sort(key=lambda row: row["sessions"])
     return rows
 
 
@@ -518,6 +569,11 @@ def run(quick: bool, only: list[int] | None = None, clients: tuple[str, ...] = C
         client: max((row["sessions"] for row in rows), default=0)
         for client, rows in results.items()
     }
+    projected = {}
+    for client, rows in results.items():
+        sustained = [r for r in rows if r.get("sustained") and "projected_sessions_per_core" in r]
+        best = max(sustained, key=lambda r: r["sessions"], default=None)
+        projected[client] = best["projected_sessions_per_core"] if best else None
     target_rows = [r for r in results.get("trio_realtime", []) if r["sessions"] >= 1000]
     return {
         "quick": quick,
@@ -527,6 +583,7 @@ def run(quick: bool, only: list[int] | None = None, clients: tuple[str, ...] = C
         "results": results,
         "largest_sustained": largest,
         "largest_tested": tested,
+        "projected_sessions_per_core": projected,
         "target": {
             "client": "trio_realtime",
             "sessions": 1000,
@@ -541,17 +598,17 @@ def render(report: dict[str, Any]) -> str:
         "Real-time voice sessions in one process on one core "
         f"(100 ms audio in and out every 100 ms){' (quick run)' if report['quick'] else ''}",
         "",
-        f"{'client':<18}{'N':>6}{'events/s':>10}{'CPU':>7}{'wait':>6}{'µs/ev':>7}{'RSS/sess':>10}"
+        f"{'client':<24}{'N':>6}{'events/s':>10}{'CPU':>7}{'wait':>6}{'µs/ev':>7}{'RSS/sess':>10}"
         f"{'p50 µs':>9}{'p99 µs':>10}{'max µs':>10}{'behind':>8}{'srv CPU':>9}",
     ]
     for client, rows in report["results"].items():
         for row in rows:
             if "error" in row:
-                lines.append(f"{client:<18}{row['sessions']:>6}  error: {row['error']}")
+                lines.append(f"{client:<24}{row['sessions']:>6}  error: {row['error']}")
                 continue
             lat = row["latency"]
             lines.append(
-                f"{client:<18}{row['sessions']:>6}{row['events_per_s']:>10,.0f}"
+                f"{client:<24}{row['sessions']:>6}{row['events_per_s']:>10,.0f}"
                 f"{row['cpu_share']:>7.0%}{row['runqueue_wait_share']:>6.0%}"
                 f"{row['cpu_us_per_event']:>7.0f}{row['rss_per_session'] / 1024:>8.0f}KB"
                 f"{lat['p50_us']:>9.0f}{lat['p99_us']:>10.0f}{lat['max_us']:>10.0f}"
@@ -560,8 +617,14 @@ def render(report: dict[str, Any]) -> str:
             )
     lines.append("")
     for client, n in report["largest_sustained"].items():
+        projection = report["projected_sessions_per_core"].get(client)
         lines.append(
             f"{client}: largest N sustained {n} (largest tried {report['largest_tested'][client]})"
+            + (
+                f"; its CPU cost projects {projection:,.0f} sessions on a whole core"
+                if projection
+                else ""
+            )
         )
     return "\n".join(lines)
 
@@ -619,17 +682,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, action="append", help="run only this N")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated")
     parser.add_argument("--plot", help="write the events/s and p99 plot to this PNG")
-    parser.add_argument("--profile", help="cProfile one trio_realtime run (with --sessions)")
+    parser.add_argument("--profile", help="cProfile one run of a client (with --sessions)")
+    parser.add_argument(
+        "--pyinstrument", help="sample the measured window with pyinstrument (a .pyisession)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child_main(child)
         return
-    if args.profile:
+    if args.profile or args.pyinstrument:
         n = (args.sessions or [1000])[0]
+        client = args.clients.split(",")[0]
         _, server_cpu = cpus()
         with ServerProcess(server_cpu) as server:
-            row = run_one(server, "trio_realtime", n, args.quick, profile=args.profile)
+            row = run_one(
+                server, client, n, args.quick, profile=args.profile, pyinstrument=args.pyinstrument
+            )
         print(json.dumps(row, indent=2))
         return
     clients = tuple(c for c in args.clients.split(",") if c)

@@ -147,7 +147,7 @@ async def _open(client: str, url: str) -> AsyncIterator[Connection]:
     import websockets
 
     async with websockets.connect(
-        f"{url}/realtime",
+        f"{url}/realtime?model={MODEL}",
         max_size=None,
         compression=None,
         close_timeout=1.0,

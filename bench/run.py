@@ -101,7 +101,8 @@ def targets(sections: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     cpu = _get(receive, "targets", "trio", "cpu_over_floor")
     p99 = _get(latency, "target", "p99_streaming_us")
     largest = _get(concurrency, "largest_sustained", "trio_realtime")
-    tested = _get(concurrency, "target", "tested")
+    ours_rows = _get(concurrency, "results", "trio_realtime") or []
+    fell_behind = any(not row.get("sustained") for row in ours_rows)
     consumer = _get(memory, "results", "stalled_consumer", "trio_realtime", "flat")
     server = _get(memory, "results", "stalled_server", "trio_realtime", "flat")
     return {
@@ -127,7 +128,11 @@ def targets(sections: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "what": "real-time voice sessions (audio in and out) on one core, none behind",
             "target": ">= 1000",
             "value": largest,
-            "met": None if largest is None or (not tested and largest < 1000) else largest >= 1000,
+            # The sweep stops at the first N that falls behind: behind below 1000 is a miss;
+            # all sustained but none as large as 1000 (a quick run) is not measured.
+            "met": None
+            if largest is None or (largest < 1000 and not fell_behind)
+            else largest >= 1000,
         },
         "flat_memory_stalled_consumer": {
             "what": "RSS flat while a consumer reads nothing and the server pushes",
@@ -281,7 +286,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         )
         rows.append(
             (
-                "sessions sustained on one core (largest tried)",
+                "real-time voice sessions sustained on one core (largest tried)",
                 f"{largest.get('trio_realtime')} (tried {tested.get('trio_realtime')})",
                 peers,
                 f">= 1000: {_verdict(t['sessions_one_core']['met'])}",
