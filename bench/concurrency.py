@@ -71,7 +71,7 @@ FULL_SESSIONS = (10, 100, 500, 1000)
 QUICK_SESSIONS = (10, 50)
 EXTEND_FACTOR = 1.5
 EXTEND_CAP = 3000
-REFINE_STEPS = 2
+REFINE_STEPS = 3
 CONNECT_CONCURRENCY = 64
 BEHIND_LATENCY_NS = 100_000_000
 BEHIND_MIC_NS = 100_000_000
@@ -630,46 +630,50 @@ def render(report: dict[str, Any]) -> str:
 
 
 def plot(report: dict[str, Any], path: str | Path) -> None:
-    """events/s and p99 latency against sessions, one line per client, as a PNG."""
+    """events/s, p99 latency and CPU share against sessions, one line per client (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.4), dpi=110)
     for client, rows in report["results"].items():
         good = [row for row in rows if "error" not in row]
         if not good:
             continue
         xs = [row["sessions"] for row in good]
-        left.plot(xs, [row["events_per_s"] for row in good], marker="o", label=client)
-        right.plot(xs, [row["latency"]["p99_us"] / 1000 for row in good], marker="o", label=client)
+        (line,) = left.plot(xs, [row["events_per_s"] for row in good], marker="o", label=client)
+        middle.plot(xs, [row["latency"]["p99_us"] / 1000 for row in good], marker="o", label=client)
+        right.plot(xs, [100 * row["cpu_share"] for row in good], marker="o", label=client)
         for row in good:
             if not row.get("sustained"):
-                right.annotate(
+                middle.annotate(
                     "behind",
                     (row["sessions"], row["latency"]["p99_us"] / 1000),
                     textcoords="offset points",
-                    xytext=(4, 6),
+                    xytext=(-30, 6),
                     fontsize=8,
-                    color="crimson",
+                    color=line.get_color(),
                 )
     all_n = sorted({row["sessions"] for rows in report["results"].values() for row in rows})
     ideal = [n * 1000 / CHUNK_MS for n in all_n]
-    left.plot(all_n, ideal, linestyle=":", color="grey", label="real time (10 events/s/session)")
-    for axis in (left, right):
+    left.plot(all_n, ideal, linestyle=":", color="grey", label="real time (10 deltas/s each)")
+    for axis in (left, middle, right):
         axis.set_xscale("log")
-        axis.set_xlabel("concurrent sessions (one process, one core)")
+        axis.set_xlabel("concurrent voice sessions (one process, one core)")
         axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=7)
     left.set_yscale("log")
-    left.set_ylabel("events delivered / s")
-    left.set_title("Throughput (audio in and out at real time)")
-    right.set_yscale("log")
-    right.set_ylabel("p99 delivery latency (ms)")
-    right.set_title("p99 latency, server send -> async for body")
-    right.axhline(1.0, color="grey", linestyle=":", linewidth=1)
-    left.legend(fontsize=8)
-    right.legend(fontsize=8)
+    left.set_ylabel("audio deltas delivered / s")
+    left.set_title("Events delivered (audio in and out at real time)", fontsize=10)
+    middle.set_yscale("log")
+    middle.set_ylabel("p99 delivery latency (ms)")
+    middle.set_title("p99 latency: server send -> async for body", fontsize=10)
+    middle.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    middle.axhline(100.0, color="crimson", linestyle=":", linewidth=1)
+    right.set_ylabel("client CPU, % of its one core")
+    right.set_ylim(0, 105)
+    right.set_title("Client CPU (pinned to one core)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -90,6 +90,7 @@ class Samples:
 
     def __init__(self) -> None:
         self.delivery: list[int] = []
+        self.audio_delivery: list[int] = []
         self.playback: list[int] = []
         self.server_late: list[int] = []
         self.mic_late: list[int] = []
@@ -101,6 +102,7 @@ class Samples:
     def as_dict(self) -> dict[str, list[int]]:
         return {
             "delivery": self.delivery,
+            "audio_delivery": self.audio_delivery,
             "playback": self.playback,
             "server_late": self.server_late,
             "mic_late": self.mic_late,
@@ -150,6 +152,7 @@ def trio_realtime_client(transport: str) -> Callable[..., Awaitable[Samples]]:
                         continue
                     samples.record(now, ts, event.bench_due)  # type: ignore[attr-defined]
                     if event.type == AUDIO_TYPE:
+                        samples.audio_delivery.append(now - ts)
                         session.decode_audio(event)  # type: ignore[arg-type]
                         samples.playback.append(monotonic_ns() - ts)
                     if now > end:
@@ -192,6 +195,7 @@ async def official_client(url: str, duration: float, warmup: float, mic: bool) -
                     continue
                 samples.record(now, ts, event.bench_due)  # type: ignore[union-attr]
                 if event.type == AUDIO_TYPE:
+                    samples.audio_delivery.append(now - ts)
                     np.frombuffer(base64.b64decode(event.delta), dtype=np.int16)  # type: ignore[union-attr]
                     samples.playback.append(monotonic_ns() - ts)
                 if now > end:
@@ -234,6 +238,7 @@ async def websockets_client(url: str, duration: float, warmup: float, mic: bool)
                     continue
                 samples.record(now, ts, event["bench_due"])
                 if event["type"] == AUDIO_TYPE:
+                    samples.audio_delivery.append(now - ts)
                     np.frombuffer(base64.b64decode(event["delta"]), dtype=np.int16)
                     samples.playback.append(monotonic_ns() - ts)
                 if now > end:
@@ -339,6 +344,7 @@ def run(quick: bool, pin: bool = False) -> dict[str, Any]:
             delivery["p99_rounds_us"] = round_p99[name][scenario]
             results[name][scenario] = {
                 "delivery": delivery,
+                "audio_delivery": summarize_us(samples.get("audio_delivery", [])),
                 "playback": summarize_us(samples.get("playback", [])),
                 "server_late_max_us": max(samples.get("server_late", [0]), default=0) / 1e3,
                 "mic_late": summarize_us(samples.get("mic_late", [])),

@@ -266,12 +266,19 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     else f"< 1000 µs: {_verdict(t['p99_latency_streaming']['met'])}",
                 )
             )
+
+        def voice(row: dict[str, Any]) -> str:
+            if "error" in row or "audio_delivery" not in row.get("duplex", {}):
+                return lat(row, "duplex", "playback")
+            delivery = lat(row, "duplex", "audio_delivery")
+            return f"{lat(row, 'duplex', 'playback')} (delivery {delivery})"
+
         rows.append(
             (
-                "voice agent: delta sent -> PCM for playback, p50 / p99 µs (duplex)",
-                lat(ours, "duplex", "playback"),
-                f"openai {lat(res.get('openai', {}), 'duplex', 'playback')}; websockets+json "
-                f"{lat(res.get('websockets+json', {}), 'duplex', 'playback')}",
+                "voice agent, duplex: audio delta sent -> PCM for playback, p50 / p99 µs",
+                voice(ours),
+                f"openai {voice(res.get('openai', {}))}; websockets+json "
+                f"{voice(res.get('websockets+json', {}))}",
                 "",
             )
         )
@@ -292,20 +299,29 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 f">= 1000: {_verdict(t['sessions_one_core']['met'])}",
             )
         )
-        per_event = {
-            name: min(
-                (r["cpu_us_per_event"] for r in rows_ if "cpu_us_per_event" in r),
-                default=None,
+        projected = concurrency.get("projected_sessions_per_core", {})
+
+        def cost(name: str) -> str:
+            sustained = [
+                r
+                for r in concurrency["results"].get(name, [])
+                if r.get("sustained") and "cpu_ms_per_session_s" in r
+            ]
+            if not sustained:
+                return "-"
+            row = max(sustained, key=lambda r: r["sessions"])
+            return (
+                f"{row['cpu_ms_per_session_s']:.2f} ms at N={row['sessions']} "
+                f"(~{_fmt(projected.get(name), ',.0f')} per core)"
             )
-            for name, rows_ in concurrency["results"].items()
-        }
+
         rows.append(
             (
-                "real-time sessions: client CPU µs per event (best N)",
-                _fmt(per_event.get("trio_realtime"), ".0f"),
+                "client CPU per voice session, per second (projected sessions per core)",
+                cost("trio_realtime"),
                 "; ".join(
-                    f"{name} {_fmt(v, '.0f')}"
-                    for name, v in per_event.items()
+                    f"{name} {cost(name)}"
+                    for name in concurrency["results"]
                     if name != "trio_realtime"
                 ),
                 "",
