@@ -19,7 +19,8 @@ Scenarios, each a fresh connection:
 - ``streaming``: 24 kHz audio streams out at real time (a 100 ms delta every 100 ms)
   with a transcript delta every 10 ms;
 - ``duplex``: ``streaming`` while the client also sends microphone audio at real time
-  (``append_audio`` of 100 ms every 100 ms), what a voice agent does.
+  (``append_audio`` of 100 ms in every 100 ms slot, at a random point of the slot: the
+  microphone's clock is not the server's), what a voice agent does.
 
 In ``streaming`` and ``duplex`` the voice-agent figure is also taken: from the server's
 send of a ``response.output_audio.delta`` to the samples being ready for a playback
@@ -37,6 +38,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -109,6 +111,17 @@ class Samples:
         }
 
 
+def _phase() -> int:
+    """A random offset within the period, drawn for every microphone append.
+
+    The microphone's clock and the server's audio clock are unrelated: drawing the
+    phase afresh each time samples every alignment, instead of the one that the
+    order of a client's connection steps happens to give (an append that lands on an
+    audio delta delays it by the append's own cost).
+    """
+    return random.randrange(CHUNK_MS * 1_000_000)
+
+
 def _mic_chunk() -> Any:
     import numpy as np
 
@@ -139,8 +152,9 @@ def trio_realtime_client(transport: str) -> Callable[..., Awaitable[Samples]]:
                 while True:
                     await session.append_audio(chunk, sample_rate=SAMPLE_RATE)
                     due += CHUNK_MS * 1_000_000
-                    await anyio.sleep(max(0.0, (due - monotonic_ns()) / 1e9))
-                    samples.mic_late.append(monotonic_ns() - due)
+                    wake = due + _phase()
+                    await anyio.sleep(max(0.0, (wake - monotonic_ns()) / 1e9))
+                    samples.mic_late.append(monotonic_ns() - wake)
 
             async with anyio.create_task_group() as tasks:
                 if mic:
@@ -183,8 +197,9 @@ async def official_client(url: str, duration: float, warmup: float, mic: bool) -
                 audio = base64.b64encode(chunk).decode("ascii")
                 await connection.input_audio_buffer.append(audio=audio)
                 due += CHUNK_MS * 1_000_000
-                await asyncio.sleep(max(0.0, (due - monotonic_ns()) / 1e9))
-                samples.mic_late.append(monotonic_ns() - due)
+                wake = due + _phase()
+                await asyncio.sleep(max(0.0, (wake - monotonic_ns()) / 1e9))
+                samples.mic_late.append(monotonic_ns() - wake)
 
         task = asyncio.create_task(microphone()) if mic else None
         try:
@@ -225,8 +240,9 @@ async def websockets_client(url: str, duration: float, warmup: float, mic: bool)
                 audio = base64.b64encode(chunk).decode("ascii")
                 await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
                 due += CHUNK_MS * 1_000_000
-                await asyncio.sleep(max(0.0, (due - monotonic_ns()) / 1e9))
-                samples.mic_late.append(monotonic_ns() - due)
+                wake = due + _phase()
+                await asyncio.sleep(max(0.0, (wake - monotonic_ns()) / 1e9))
+                samples.mic_late.append(monotonic_ns() - wake)
 
         task = asyncio.create_task(microphone()) if mic else None
         try:
