@@ -45,7 +45,7 @@ def cpu_model() -> str:
 
 def machine_info() -> dict[str, Any]:
     """What the numbers were measured on: cores, CPU, load, Python and package versions."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in (
         "trio-realtime",
         "openai",

@@ -231,9 +231,9 @@ async def official_session(url: str, control: Control, ready: Callable[[], None]
                 ts = getattr(event, "bench_ts", None)
                 if ts is None:
                     continue
-                state.on_event(control, now, ts, event.bench_due, event.bench_rx)  # type: ignore[union-attr]
+                state.on_event(control, now, ts, event.bench_due, event.bench_rx)
                 if event.type == AUDIO_TYPE:
-                    np.frombuffer(base64.b64decode(event.delta), dtype=np.int16)  # type: ignore[union-attr]
+                    np.frombuffer(base64.b64decode(event.delta), dtype=np.int16)
                     if control.window_start <= now < control.window_end:
                         state.audio_events += 1
                         control.playback.append(monotonic_ns() - ts)
@@ -558,7 +558,9 @@ def largest_sustained(rows: list[dict[str, Any]]) -> int:
     return max((row["sessions"] for row in rows if row.get("sustained")), default=0)
 
 
-def run(quick: bool, only: list[int] | None = None, clients: tuple[str, ...] = CLIENTS) -> dict:
+def run(
+    quick: bool, only: list[int] | None = None, clients: tuple[str, ...] = CLIENTS
+) -> dict[str, Any]:
     _, server_cpu = cpus()
     results: dict[str, list[dict[str, Any]]] = {}
     with ServerProcess(server_cpu) as server:
@@ -642,19 +644,24 @@ def plot(report: dict[str, Any], path: str | Path) -> None:
         if not good:
             continue
         xs = [row["sessions"] for row in good]
-        (line,) = left.plot(xs, [row["events_per_s"] for row in good], marker="o", label=client)
+        left.plot(xs, [row["events_per_s"] for row in good], marker="o", label=client)
         middle.plot(xs, [row["latency"]["p99_us"] / 1000 for row in good], marker="o", label=client)
         right.plot(xs, [100 * row["cpu_share"] for row in good], marker="o", label=client)
-        for row in good:
-            if not row.get("sustained"):
-                middle.annotate(
-                    "behind",
-                    (row["sessions"], row["latency"]["p99_us"] / 1000),
-                    textcoords="offset points",
-                    xytext=(-30, 6),
-                    fontsize=8,
-                    color=line.get_color(),
-                )
+    behind = [
+        (row["sessions"], row["latency"]["p99_us"] / 1000)
+        for rows in report["results"].values()
+        for row in rows
+        if "error" not in row and not row.get("sustained")
+    ]
+    if behind:
+        middle.scatter(
+            *zip(*behind, strict=True),
+            marker="x",
+            s=70,
+            color="black",
+            zorder=5,
+            label="fell behind real time",
+        )
     all_n = sorted({row["sessions"] for rows in report["results"].values() for row in rows})
     ideal = [n * 1000 / CHUNK_MS for n in all_n]
     left.plot(all_n, ideal, linestyle=":", color="grey", label="real time (10 deltas/s each)")

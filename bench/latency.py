@@ -41,7 +41,7 @@ import json
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,7 @@ def _mic_chunk() -> Any:
 # -- the clients (each runs in a child process) ----------------------------------------------
 
 
-def trio_realtime_client(transport: str) -> Callable[..., Awaitable[Samples]]:
+def trio_realtime_client(transport: str) -> Callable[..., Coroutine[Any, Any, Samples]]:
     async def run(url: str, duration: float, warmup: float, mic: bool) -> Samples:
         import anyio
 
@@ -211,7 +211,7 @@ async def official_client(url: str, duration: float, warmup: float, mic: bool) -
                 samples.record(now, ts, event.bench_due)  # type: ignore[union-attr]
                 if event.type == AUDIO_TYPE:
                     samples.audio_delivery.append(now - ts)
-                    np.frombuffer(base64.b64decode(event.delta), dtype=np.int16)  # type: ignore[union-attr]
+                    np.frombuffer(base64.b64decode(event.delta), dtype=np.int16)  # type: ignore[union-attr,arg-type]
                     samples.playback.append(monotonic_ns() - ts)
                 if now > end:
                     break
@@ -265,7 +265,7 @@ async def websockets_client(url: str, duration: float, warmup: float, mic: bool)
     return samples
 
 
-CLIENT_RUNNERS: dict[str, Callable[..., Awaitable[Samples]]] = {
+CLIENT_RUNNERS: dict[str, Callable[..., Coroutine[Any, Any, Samples]]] = {
     "trio_realtime[websockets/trio]": trio_realtime_client("websockets"),
     "trio_realtime[trio-websocket/trio]": trio_realtime_client("trio-websocket"),
     "trio_realtime[websockets/asyncio]": trio_realtime_client("websockets"),
@@ -354,7 +354,7 @@ def run(quick: bool, pin: bool = False) -> dict[str, Any]:
             continue
         results[name] = {}
         for scenario, samples in scenarios.items():
-            delivery = summarize_us(samples.get("delivery", []))
+            delivery: dict[str, Any] = dict(summarize_us(samples.get("delivery", [])))
             delivery["p99_pooled_us"] = delivery["p99_us"]
             delivery["p99_us"] = median(round_p99[name][scenario])
             delivery["p99_rounds_us"] = round_p99[name][scenario]

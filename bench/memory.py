@@ -127,7 +127,8 @@ async def _open(client: str, url: str) -> AsyncIterator[Connection]:
 
         openai_client = AsyncOpenAI(api_key=API_KEY, websocket_base_url=url)
         async with openai_client.realtime.connect(
-            model=MODEL, websocket_connection_options={"close_timeout": 1.0}
+            model=MODEL,
+            websocket_connection_options={"close_timeout": 1.0},  # type: ignore[typeddict-unknown-key]
         ) as connection:
 
             class Official(Connection):
