@@ -163,7 +163,8 @@ class AudioSession(Engine):
             self._check_open()
             encoder = self._encoder_for_session()
             self._queue_audio([self._frame(f) for f in encoder.encode(piece, sample_rate)])
-        self._feed_wake.set()  # the pump restarts its partial-frame timer
+        if encoder.pending_ms:
+            self._feed_wake.set()  # the pump restarts its partial-frame timer
 
     def append_audio_nowait(self, samples: audio.PCMInput, *, sample_rate: float = 24000) -> None:
         """Like :meth:`append_audio`, without waiting: all of the audio, or none of it.
@@ -186,7 +187,8 @@ class AudioSession(Engine):
         if not self._audio.has_room(ms + self._encoder.pending_ms):
             raise anyio.WouldBlock
         self._queue_audio([self._frame(f) for f in encoder.encode(pcm, sample_rate)])
-        self._feed_wake.set()
+        if encoder.pending_ms:
+            self._feed_wake.set()
 
     def append_audio_threadsafe(
         self, samples: audio.PCMInput, *, sample_rate: float = 24000

@@ -77,6 +77,12 @@ _E = TypeVar("_E", bound=RealtimeEvent)
 
 def _backend_cancel_point() -> Callable[[], Awaitable[None]]:
     """The running backend's own ``checkpoint_if_cancelled`` (saves a lookup per event)."""
+    import sniffio
+
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return trio.lowlevel.checkpoint_if_cancelled
     try:
         from anyio._core._eventloop import get_async_backend
 
@@ -239,9 +245,18 @@ class Engine:
             RealtimeError: the session failed (the same exception the ``async with``
                 raises).
         """
-        # The hot path: a cancel point on every call, a full schedule point every
-        # _YIELD_EVERY calls, and no suspension while events are waiting. The checkpoint
-        # comes first, so a cancellation never loses an event.
+        try:
+            return await self.__anext__()
+        except StopAsyncIteration:
+            raise anyio.EndOfStream from None
+
+    def __aiter__(self) -> Engine:
+        return self
+
+    async def __anext__(self) -> RealtimeEvent:
+        # The hot path (``async for event in session``): a cancel point on every call, a
+        # full schedule point every _YIELD_EVERY calls, and no suspension while events
+        # are waiting. The checkpoint comes first, so a cancellation never loses an event.
         self._receives += 1
         if self._receives % _YIELD_EVERY:
             await self._cancel_point()
@@ -255,15 +270,6 @@ class Engine:
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             if self._failure is not None:
                 raise self._failure from self._failure.__cause__
-            raise anyio.EndOfStream from None
-
-    def __aiter__(self) -> Engine:
-        return self
-
-    async def __anext__(self) -> RealtimeEvent:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
     # -- sending --------------------------------------------------------------------
@@ -341,37 +347,42 @@ class Engine:
     # -- the tasks ------------------------------------------------------------------
 
     async def _writer(self) -> None:
+        # Shielded as a whole, so a frame is never cut in half: the writer leaves when
+        # _shutdown sets _closing and wakes it, or when the transport fails under it.
         transport = self._transport
         assert transport is not None
-        try:
-            while not (self._closing and not self._flush):
-                frame = self._next_frame()
-                if frame is None:
-                    if self._closing:
-                        break
-                    self._work = anyio.Event()
-                    await self._work.wait()
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._write_frames(transport)
+            except TransportClosed:
+                pass  # the reader reports why the connection ended
+            finally:
+                self._writer_done.set()
+
+    async def _write_frames(self, transport: Transport) -> None:
+        while not (self._closing and not self._flush):
+            frame = self._next_frame()
+            if frame is None:
+                if self._closing:
+                    break
+                self._work = anyio.Event()
+                await self._work.wait()
+                continue
+            self._in_flight = frame
+            text = frame.text
+            if self._chain is not None and self._chain.send_hooks:
+                intercepted = await self._intercept(self._chain.send, parse_client_event(text))
+                if intercepted is None:
+                    self._in_flight = None
                     continue
-                self._in_flight = frame
-                text = frame.text
-                if self._chain is not None and self._chain.send_hooks:
-                    intercepted = await self._intercept(self._chain.send, parse_client_event(text))
-                    if intercepted is None:
-                        self._in_flight = None
-                        continue
-                    text = intercepted.to_json()
-                with anyio.CancelScope(shield=True):
-                    await transport.send_text(text)
-                self._in_flight = None
-                if frame.is_barrier:
-                    self._barriers_sent += 1
-                self._events_sent += 1
-                self._bytes_sent += len(frame.text)
-                self._audio_sent_ms += frame.audio_ms
-        except TransportClosed:
-            pass  # the reader reports why the connection ended
-        finally:
-            self._writer_done.set()
+                text = intercepted.to_json()
+            await transport.send_text(text)
+            self._in_flight = None
+            if frame.is_barrier:
+                self._barriers_sent += 1
+            self._events_sent += 1
+            self._bytes_sent += len(frame.text)
+            self._audio_sent_ms += frame.audio_ms
 
     async def _reader(self) -> None:
         transport = self._transport
