@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -223,6 +225,9 @@ class Engine:
         self._opened = anyio.Event()
         self._last_error: ErrorEvent | None = None
         self._error_waiters: dict[str, _Reply[Any]] = {}
+        self._updates: deque[_Reply[Any]] = deque()
+        self._id_prefix = "trio_" + secrets.token_hex(4) + "_"
+        self._next_id = 0
         # counters
         self._events_received = 0
         self._events_sent = 0
@@ -499,6 +504,36 @@ class Engine:
 
     def _observe(self, event: RealtimeEvent) -> None:
         """Track session state from ``event`` before it is delivered (subclasses)."""
+
+    def _new_event_id(self) -> str:
+        """A fresh ``event_id`` for a request whose error must be matched to it."""
+        self._next_id += 1
+        return f"{self._id_prefix}{self._next_id}"
+
+    def _expect_error(self, event_id: str, reply: _Reply[Any]) -> None:
+        self._error_waiters[event_id] = reply
+
+    async def _request_update(self, event: RealtimeEvent, event_id: str) -> Any:
+        """Send a ``session.update`` and wait for its ``session.updated`` (or its error).
+
+        The server answers updates in order and echoes no id in ``session.updated``, so
+        replies are matched first in, first out; an update's error removes it.
+        """
+        reply: _Reply[Any] = _Reply()
+        self._expect_error(event_id, reply)
+        self._updates.append(reply)
+        try:
+            await self._send_frame(event.to_json())
+            return await reply.wait()
+        finally:
+            self._error_waiters.pop(event_id, None)
+            if reply in self._updates:
+                self._updates.remove(reply)
+
+    def _update_arrived(self, event: RealtimeEvent) -> None:
+        """A ``session.updated`` arrived: it answers the oldest update still waiting."""
+        if self._updates:
+            self._updates.popleft().resolve(event)
 
     def _on_error(self, event: ErrorEvent) -> None:
         self._last_error = event

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
-from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -127,9 +125,6 @@ class RealtimeSession(AudioSession):
         """The effective configuration, from the latest ``session.created`` / ``updated``."""
         self.active_response_id: str | None = None
         """The response in progress in the default conversation, if any."""
-        self._id_prefix = "trio_" + secrets.token_hex(4) + "_"
-        self._next_id = 0
-        self._updates: deque[_Reply[SessionUpdatedEvent]] = deque()
         self._response_done: dict[str, _Reply[ResponseDoneEvent]] = {}
         self._retrievals: dict[str, _Reply[ConversationItemRetrievedEvent]] = {}
 
@@ -137,10 +132,6 @@ class RealtimeSession(AudioSession):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.session_id or 'connecting'}>"
-
-    def _new_event_id(self) -> str:
-        self._next_id += 1
-        return f"{self._id_prefix}{self._next_id}"
 
     # -- state --------------------------------------------------------------------
 
@@ -160,8 +151,8 @@ class RealtimeSession(AudioSession):
             self.session_id = event.session.id or self.session_id
             if isinstance(event, SessionCreatedEvent):
                 self._opened.set()
-            elif self._updates:
-                self._updates.popleft().resolve(event)
+            else:
+                self._update_arrived(event)
         elif isinstance(event, ResponseCreatedEvent):
             response = event.response
             if response.conversation_id is not None and response.id is not None:
@@ -178,9 +169,6 @@ class RealtimeSession(AudioSession):
             waiter_r = self._retrievals.pop(event.item.id or "", None)
             if waiter_r is not None:
                 waiter_r.resolve(event)
-
-    def _expect_error(self, event_id: str, reply: _Reply[Any]) -> None:
-        self._error_waiters[event_id] = reply
 
     # -- sending ------------------------------------------------------------------
 
@@ -234,18 +222,9 @@ class RealtimeSession(AudioSession):
             ServerError: the server rejected the update (the whole update is discarded).
         """
         event_id = self._new_event_id()
-        reply: _Reply[SessionUpdatedEvent] = _Reply()
         config = _session_object(session, fields, self._default_session_type)
         event = SessionUpdateEvent(event_id=event_id, session=config)
-        self._expect_error(event_id, reply)
-        self._updates.append(reply)
-        try:
-            await self.send(event)
-            updated = await reply.wait()
-        finally:
-            self._error_waiters.pop(event_id, None)
-            if reply in self._updates:
-                self._updates.remove(reply)
+        updated: SessionUpdatedEvent = await self._request_update(event, event_id)
         return updated.session
 
     # -- conversation -------------------------------------------------------------

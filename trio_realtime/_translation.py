@@ -8,7 +8,6 @@ conversation: the helpers are ``append_audio``, ``update_session`` and the grace
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,7 +27,6 @@ from ._engine import (
     EVENT_BUFFER,
     MAX_MESSAGE_SIZE,
     Heartbeat,
-    _Reply,
     open_engine,
 )
 from ._interceptors import Interceptor, InterceptorChain
@@ -98,10 +96,8 @@ class RealtimeTranslationSession(AudioSession):
         """The id of the session (``sess_...``)."""
         self.config: TranslationSession | None = None
         """The session as the server last reported it."""
-        self._updates: deque[_Reply[TranslationSessionUpdatedEvent]] = deque()
         self._session_closed = anyio.Event()
         self._drain_timeout = drain_timeout
-        self._next_id = 0
 
     def __repr__(self) -> str:
         return f"<RealtimeTranslationSession {self.session_id or 'connecting'}>"
@@ -120,8 +116,8 @@ class RealtimeTranslationSession(AudioSession):
             self.session_id = event.session.id or self.session_id
             if isinstance(event, TranslationSessionCreatedEvent):
                 self._opened.set()
-            elif self._updates:
-                self._updates.popleft().resolve(event)
+            else:
+                self._update_arrived(event)
         elif isinstance(event, TranslationSessionClosedEvent):
             self._session_closed.set()
 
@@ -146,20 +142,10 @@ class RealtimeTranslationSession(AudioSession):
             )
             data.update(fields)
             config = TranslationSessionConfig.model_validate(data)
-        self._next_id += 1
-        event_id = f"trio_translation_{self._next_id}"
-        reply: _Reply[TranslationSessionUpdatedEvent] = _Reply()
-        self._error_waiters[event_id] = reply
-        self._updates.append(reply)
-        try:
-            await self._send_frame(
-                TranslationSessionUpdateEvent(event_id=event_id, session=config).to_json()
-            )
-            return (await reply.wait()).session
-        finally:
-            self._error_waiters.pop(event_id, None)
-            if reply in self._updates:
-                self._updates.remove(reply)
+        event_id = self._new_event_id()
+        event = TranslationSessionUpdateEvent(event_id=event_id, session=config)
+        updated: TranslationSessionUpdatedEvent = await self._request_update(event, event_id)
+        return updated.session
 
     async def set_language(self, language: str) -> TranslationSession:
         """Change the target language (e.g. ``"es"``) mid-session."""
