@@ -226,6 +226,8 @@ class Engine:
         self._last_error: ErrorEvent | None = None
         self._error_waiters: dict[str, _Reply[Any]] = {}
         self._updates: deque[_Reply[Any]] = deque()
+        self.session_id: str | None = None
+        """The id of the session (``sess_...``), from ``session.created``."""
         self._id_prefix = "trio_" + secrets.token_hex(4) + "_"
         self._next_id = 0
         # counters
@@ -504,6 +506,19 @@ class Engine:
 
     def _observe(self, event: RealtimeEvent) -> None:
         """Track session state from ``event`` before it is delivered (subclasses)."""
+
+    def _session_reported(
+        self, session_id: str | None, *, created: bool, event: RealtimeEvent
+    ) -> None:
+        """``session.created`` opens the session; ``session.updated`` answers an update."""
+        self.session_id = session_id or self.session_id
+        if created:
+            self._opened.set()
+        else:
+            self._update_arrived(event)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.session_id or 'connecting'}>"
 
     def _new_event_id(self) -> str:
         """A fresh ``event_id`` for a request whose error must be matched to it."""

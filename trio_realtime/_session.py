@@ -119,8 +119,6 @@ class RealtimeSession(AudioSession):
             audio_chunk_ms=audio_chunk_ms,
             interceptors=interceptors,
         )
-        self.session_id: str | None = None
-        """The id of the session (``sess_...``), from ``session.created``."""
         self.config: SessionObject | None = None
         """The effective configuration, from the latest ``session.created`` / ``updated``."""
         self.active_response_id: str | None = None
@@ -129,9 +127,6 @@ class RealtimeSession(AudioSession):
         self._retrievals: dict[str, _Reply[ConversationItemRetrievedEvent]] = {}
 
     _default_session_type = "realtime"
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.session_id or 'connecting'}>"
 
     # -- state --------------------------------------------------------------------
 
@@ -148,11 +143,8 @@ class RealtimeSession(AudioSession):
     def _observe(self, event: RealtimeEvent) -> None:
         if isinstance(event, SessionCreatedEvent | SessionUpdatedEvent):
             self.config = event.session
-            self.session_id = event.session.id or self.session_id
-            if isinstance(event, SessionCreatedEvent):
-                self._opened.set()
-            else:
-                self._update_arrived(event)
+            created = isinstance(event, SessionCreatedEvent)
+            self._session_reported(event.session.id, created=created, event=event)
         elif isinstance(event, ResponseCreatedEvent):
             response = event.response
             if response.conversation_id is not None and response.id is not None:

@@ -92,15 +92,10 @@ class RealtimeTranslationSession(AudioSession):
             audio_chunk_ms=TRANSLATION_CHUNK_MS,
             interceptors=interceptors,
         )
-        self.session_id: str | None = None
-        """The id of the session (``sess_...``)."""
         self.config: TranslationSession | None = None
         """The session as the server last reported it."""
         self._session_closed = anyio.Event()
         self._drain_timeout = drain_timeout
-
-    def __repr__(self) -> str:
-        return f"<RealtimeTranslationSession {self.session_id or 'connecting'}>"
 
     _observed: frozenset[type[RealtimeEvent]] = frozenset(
         (
@@ -113,11 +108,8 @@ class RealtimeTranslationSession(AudioSession):
     def _observe(self, event: RealtimeEvent) -> None:
         if isinstance(event, TranslationSessionCreatedEvent | TranslationSessionUpdatedEvent):
             self.config = event.session
-            self.session_id = event.session.id or self.session_id
-            if isinstance(event, TranslationSessionCreatedEvent):
-                self._opened.set()
-            else:
-                self._update_arrived(event)
+            created = isinstance(event, TranslationSessionCreatedEvent)
+            self._session_reported(event.session.id, created=created, event=event)
         elif isinstance(event, TranslationSessionClosedEvent):
             self._session_closed.set()
 
