@@ -38,6 +38,7 @@ from trio_realtime._transport import (
     TransportClosed,
     _websockets as adapter,
 )
+from trio_realtime._transport._conduit import Conduit
 from trio_realtime._transport._websockets import open_websockets
 
 from ._memory import created, text_delta
@@ -266,12 +267,12 @@ async def test_a_whole_conversation_through_reads_of_one_to_seven_bytes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The emulator's conversation, with the client's socket reads cut to 1..7 bytes."""
-    connect = adapter._connect_stream
+    connect = adapter._connect
 
-    async def trickling(*args: Any) -> anyio.abc.ByteStream:
+    async def trickling(*args: Any) -> Trickle:
         return Trickle(await connect(*args))
 
-    monkeypatch.setattr(adapter, "_connect_stream", trickling)
+    monkeypatch.setattr(adapter, "_connect", trickling)
     async with running_emulator() as emulator:
         async with open_session(emulator.url, session={"output_modalities": ["text"]}) as s:
             await s.send_user_message("bit by bit")
@@ -285,31 +286,36 @@ async def test_a_whole_conversation_through_reads_of_one_to_seven_bytes(
         assert emulator.connections[0].received_close_code == 1000
 
 
-class Trickle(anyio.abc.ByteStream):
-    """A byte stream whose reads return 1, 2, … 7 bytes at most, in turn."""
+class Trickle:
+    """A conduit whose reads return 1, 2, … 7 bytes at most, in turn."""
 
-    def __init__(self, stream: anyio.abc.ByteStream) -> None:
-        self._stream = stream
+    def __init__(self, conduit: Conduit) -> None:
+        self._conduit = conduit
         self._buffer = b""
         self._size = 0
+        self.writes_directly = conduit.writes_directly
 
-    async def receive(self, max_bytes: int = 65536) -> bytes:
+    @property
+    def pending(self) -> bool:
+        return self._conduit.pending
+
+    async def receive(self) -> bytes:
         if not self._buffer:
-            self._buffer = await self._stream.receive(max_bytes)
+            self._buffer = await self._conduit.receive()
         else:
             await anyio.lowlevel.checkpoint()
         self._size = self._size % 7 + 1
         chunk, self._buffer = self._buffer[: self._size], self._buffer[self._size :]
         return chunk
 
-    async def send(self, item: bytes) -> None:
-        await self._stream.send(item)
+    def try_send(self, data: bytes) -> bool:
+        return self._conduit.try_send(data)
 
-    async def send_eof(self) -> None:
-        await self._stream.send_eof()
+    async def send(self, data: bytes) -> None:
+        await self._conduit.send(data)
 
     async def aclose(self) -> None:
-        await self._stream.aclose()
+        await self._conduit.aclose()
 
 
 # -- robustness of the parser path -----------------------------------------------------

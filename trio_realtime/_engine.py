@@ -38,7 +38,7 @@ from ._errors import (
     Unsent,
 )
 from ._interceptors import InterceptorChain
-from ._lanes import AudioLane, Frame, Lane
+from ._lanes import YIELD_EVERY, AudioLane, Frame, Lane, backend_cancel_point
 from ._transport import (
     ConnectRequest,
     Transport,
@@ -71,27 +71,8 @@ MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 """Largest message accepted from the server (the service's events are at most 15 MiB)."""
 
 _NORMAL_CLOSE = 1000
-_YIELD_EVERY = 32
-"""receive() gives other tasks a turn at least this often while events are waiting."""
 _PEAK_SAMPLE_EVERY = 16
 _E = TypeVar("_E", bound=RealtimeEvent)
-
-
-def _backend_cancel_point() -> Callable[[], Awaitable[None]]:
-    """The running backend's own ``checkpoint_if_cancelled`` (saves a lookup per event)."""
-    import sniffio
-
-    if sniffio.current_async_library() == "trio":
-        import trio
-
-        return trio.lowlevel.checkpoint_if_cancelled
-    try:
-        from anyio._core._eventloop import get_async_backend
-
-        cancel_point: Callable[[], Awaitable[None]] = get_async_backend().checkpoint_if_cancelled
-    except Exception:  # a private API of AnyIO's: fall back to the public one
-        return anyio.lowlevel.checkpoint_if_cancelled
-    return cancel_point
 
 
 @dataclass(frozen=True)
@@ -192,6 +173,8 @@ class Engine:
         self._chain = (
             interceptors if interceptors is not None and interceptors.interceptors else None
         )
+        self._direct = self._chain is None or not self._chain.send_hooks
+        """Frames may be written by the caller when the writer is idle (no send hooks)."""
         self._close_reported = False
         self._heartbeat_config = heartbeat
         self._close_timeout = close_timeout
@@ -221,7 +204,7 @@ class Engine:
         self._unsent = Unsent()
         self._reader_parked = False
         self._receives = 0
-        self._cancel_point = _backend_cancel_point()
+        self._cancel_point = backend_cancel_point()
         self._opened = anyio.Event()
         self._last_error: ErrorEvent | None = None
         self._error_waiters: dict[str, _Reply[Any]] = {}
@@ -262,10 +245,10 @@ class Engine:
 
     async def __anext__(self) -> RealtimeEvent:
         # The hot path (``async for event in session``): a cancel point on every call, a
-        # full schedule point every _YIELD_EVERY calls, and no suspension while events
+        # full schedule point every YIELD_EVERY calls, and no suspension while events
         # are waiting. The checkpoint comes first, so a cancellation never loses an event.
         self._receives += 1
-        if self._receives % _YIELD_EVERY:
+        if self._receives % YIELD_EVERY:
             await self._cancel_point()
         else:
             await anyio.lowlevel.checkpoint()
@@ -290,17 +273,62 @@ class Engine:
     def _control_lane(self, urgent: bool) -> Lane:
         return self._urgent if urgent else self._control
 
+    def _write_direct(self, frame: Frame) -> bool:
+        """Write ``frame`` from the caller, when nothing is queued or in flight before it.
+
+        What the writer would do, without waking it: the transport writes synchronously
+        (a whole frame or none, so cancellation cannot cut one) and order is kept, as
+        nothing waits ahead. A frame whose tail the socket did not take stays in flight
+        and the writer finishes it. False: queue the frame for the writer.
+        """
+        transport = self._transport
+        if (
+            not self._direct
+            or transport is None
+            or self._in_flight is not None
+            or self._closing
+            or self._urgent.frames
+            or self._control.frames
+            or self._audio.frames
+            or not transport.try_send_text(frame.text)
+        ):
+            return False
+        if transport.send_pending:
+            self._in_flight = frame
+            self._work.set()
+        else:
+            self._written(frame)
+        return True
+
+    def _written(self, frame: Frame) -> None:
+        if frame.is_barrier:
+            self._barriers_sent += 1
+        self._events_sent += 1
+        self._bytes_sent += len(frame.text)
+        self._audio_sent_ms += frame.audio_ms
+
     def _queue(self, lane: Lane, frame: Frame) -> None:
+        """Write ``frame`` now if the writer is idle, else queue it (room reserved)."""
+        if self._write_direct(frame):
+            lane._room.release()
+            return
         lane.frames.append(frame)
         self._work.set()
 
     def _queue_audio(self, frames: list[Frame]) -> None:
-        """Put audio frames and barriers in the audio lane (room already checked)."""
+        """Write or queue audio frames and barriers, in order (room already checked)."""
+        queued = False
         for frame in frames:
             if frame.is_barrier:
                 self._barriers_queued += 1
+            if not queued and self._write_direct(frame):
+                if frame.is_barrier:
+                    self._control._room.release()  # a barrier holds control room until sent
+                continue
+            queued = True
             self._audio.push(frame)
-        self._work.set()
+        if queued:
+            self._work.set()
 
     async def _send_frame(self, text: str, *, urgent: bool = False) -> None:
         self._check_open()
@@ -368,6 +396,11 @@ class Engine:
 
     async def _write_frames(self, transport: Transport) -> None:
         while not (self._closing and not self._flush):
+            if self._in_flight is not None:  # written by a caller, its tail still pending
+                await transport.flush()
+                self._written(self._in_flight)
+                self._in_flight = None
+                continue
             frame = self._next_frame()
             if frame is None:
                 if self._closing:
@@ -385,11 +418,7 @@ class Engine:
                 text = intercepted.to_json()
             await transport.send_text(text)
             self._in_flight = None
-            if frame.is_barrier:
-                self._barriers_sent += 1
-            self._events_sent += 1
-            self._bytes_sent += len(frame.text)
-            self._audio_sent_ms += frame.audio_ms
+            self._written(frame)
 
     async def _reader(self) -> None:
         transport = self._transport

@@ -8,11 +8,32 @@ queues nothing.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
 
-__all__ = ["AudioLane", "Frame", "Lane"]
+__all__ = ["YIELD_EVERY", "AudioLane", "Frame", "Lane", "backend_cancel_point"]
+
+YIELD_EVERY = 32
+"""Hot paths that need not wait give other tasks a turn at least this often."""
+
+
+def backend_cancel_point() -> Callable[[], Awaitable[None]]:
+    """The running backend's own ``checkpoint_if_cancelled`` (saves a lookup per call)."""
+    import sniffio
+
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return trio.lowlevel.checkpoint_if_cancelled
+    try:
+        from anyio._core._eventloop import get_async_backend
+
+        cancel_point: Callable[[], Awaitable[None]] = get_async_backend().checkpoint_if_cancelled
+    except Exception:  # a private API of AnyIO's: fall back to the public one
+        return anyio.lowlevel.checkpoint_if_cancelled
+    return cancel_point
 
 
 @dataclass(frozen=True)
@@ -71,15 +92,25 @@ class AudioLane:
         self.queued_bytes = 0
         self._control = control
         self._room = anyio.Event()
+        self._cancel_point = backend_cancel_point()
+        self._calls = 0
 
     def has_room(self, ms: float) -> bool:
         return self.queued_ms + ms <= self.capacity_ms
 
     async def wait_room(self, ms: float) -> None:
+        """Wait until ``ms`` more fit. A cancel point; a schedule point when it waits (and
+        every ``YIELD_EVERY`` calls, so a producer that never waits still lets others run)."""
+        if self.has_room(ms):
+            self._calls += 1
+            if self._calls % YIELD_EVERY:
+                await self._cancel_point()
+            else:
+                await anyio.lowlevel.checkpoint()
+            return
         while not self.has_room(ms):
             self._room = anyio.Event()
             await self._room.wait()
-        await anyio.lowlevel.checkpoint()
 
     def push(self, frame: Frame) -> None:
         self.frames.append(frame)

@@ -121,6 +121,8 @@ class RealtimeSession(AudioSession):
         )
         self.config: SessionObject | None = None
         """The effective configuration, from the latest ``session.created`` / ``updated``."""
+        self._formats = ("audio/pcm", "audio/pcm")
+        """The input and output audio formats of ``config`` (read once per config)."""
         self.active_response_id: str | None = None
         """The response in progress in the default conversation, if any."""
         self._response_done: dict[str, _Reply[ResponseDoneEvent]] = {}
@@ -143,6 +145,7 @@ class RealtimeSession(AudioSession):
     def _observe(self, event: RealtimeEvent) -> None:
         if isinstance(event, SessionCreatedEvent | SessionUpdatedEvent):
             self.config = event.session
+            self._formats = (input_format_of(self.config), _output_format_of(self.config))
             created = isinstance(event, SessionCreatedEvent)
             self._session_reported(event.session.id, created=created, event=event)
         elif isinstance(event, ResponseCreatedEvent):
@@ -348,18 +351,15 @@ class RealtimeSession(AudioSession):
     # -- audio ------------------------------------------------------------------------
 
     def _input_format(self) -> str:
-        return input_format_of(self.config)
+        return self._formats[0]
 
     def output_format(self) -> str:
         """The session's output audio format: ``audio/pcm``, ``audio/pcmu`` or ``audio/pcma``."""
-        audio_config = getattr(self.config, "audio", None)
-        output = getattr(audio_config, "output", None)
-        fmt = getattr(getattr(output, "format", None), "type", None)
-        return fmt if isinstance(fmt, str) else "audio/pcm"
+        return self._formats[1]
 
     def decode_audio(self, event: ResponseAudioDeltaEvent) -> npt.NDArray[np.int16]:
         """The audio of a delta as int16 samples, decoding G.711 when the session uses it."""
-        return event.pcm16(self.output_format())
+        return event.pcm16(self._formats[1])
 
     async def truncate_to_played(
         self, tracker: PlaybackTracker, *, cancel: bool | None = None
@@ -534,3 +534,11 @@ async def open_transcription_session(
         transport=transport,
     ) as opened:
         yield opened
+
+
+def _output_format_of(config: object) -> str:
+    """The output audio format of a session config (``audio/pcm`` unless G.711)."""
+    audio_config = getattr(config, "audio", None)
+    output = getattr(audio_config, "output", None)
+    fmt = getattr(getattr(output, "format", None), "type", None)
+    return fmt if isinstance(fmt, str) else "audio/pcm"

@@ -49,6 +49,24 @@ class Transport(Protocol):
         """Send one text message. Raises TransportClosed if the connection is closed."""
         ...
 
+    def try_send_text(self, text: str) -> bool:
+        """Send one text message now, without waiting, if the transport can; else False.
+
+        False means nothing was sent (use :meth:`send_text`). True means the message is
+        taken whole: written, or its tail pending (:attr:`send_pending`) until
+        :meth:`flush`. Adapters that cannot write synchronously always return False.
+        """
+        ...
+
+    @property
+    def send_pending(self) -> bool:
+        """A message taken by :meth:`try_send_text` is not fully written yet."""
+        ...
+
+    async def flush(self) -> None:
+        """Finish writing what :meth:`try_send_text` took. Raises TransportClosed."""
+        ...
+
     async def receive(self) -> str | bytes:
         """Receive one whole message. Raises TransportClosed when the connection closes."""
         ...

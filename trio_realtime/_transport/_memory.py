@@ -104,6 +104,20 @@ class MemoryTransport:
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             raise TransportClosed(1006) from None
 
+    send_pending = False
+
+    def try_send_text(self, text: str) -> bool:
+        if self._peer.closed.is_set():
+            return False
+        try:
+            self._peer._to_server_send.send_nowait(text)
+        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return False
+        return True
+
+    async def flush(self) -> None:
+        await anyio.lowlevel.checkpoint()
+
     async def receive(self) -> str | bytes:
         try:
             return await self._peer._to_client_receive.receive()

@@ -32,7 +32,6 @@ from contextlib import asynccontextmanager
 
 import anyio
 import sniffio
-from anyio.abc import ByteStream
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidStatus, InvalidURI, PayloadTooBig
 from websockets.frames import Frame, Opcode
@@ -43,13 +42,11 @@ from websockets.uri import WebSocketURI, parse_uri
 
 from .._errors import AuthenticationError, ConnectError
 from ._base import ConnectRequest, Transport, TransportClosed
+from ._conduit import RECEIVE_SIZE, Conduit, open_conduit
 
 __all__ = ["RECEIVE_SIZE", "WebSocketsTransport", "open_websockets"]
 
 logger = logging.getLogger("trio_realtime.transport")
-
-RECEIVE_SIZE = 65536
-"""Bytes asked of the socket per read: one read usually carries many events."""
 
 _OPEN = State.OPEN
 _CLOSED = State.CLOSED
@@ -90,8 +87,8 @@ class WebSocketsTransport:
     sends (the writer); ``ping`` and ``aclose`` may run beside them.
     """
 
-    def __init__(self, stream: ByteStream, protocol: ClientProtocol, max_size: int) -> None:
-        self._stream = stream
+    def __init__(self, conduit: Conduit, protocol: ClientProtocol, max_size: int) -> None:
+        self._conduit = conduit
         self._protocol = protocol
         self._max_size = max_size
         self._messages: deque[str | bytes] = deque()
@@ -101,7 +98,9 @@ class WebSocketsTransport:
         self._outgoing: list[bytes] = []
         """Bytes the protocol produced that are not written yet (written under the lock)."""
         self._send_lock = anyio.Lock(fast_acquire=True)
-        self._read_lock = anyio.Lock(fast_acquire=True)
+        self._reading = False
+        """A task is reading (the engine's reader, or ``aclose``): the others wait."""
+        self._read_done: anyio.Event | None = None
         self._pings: dict[bytes, anyio.Event] = {}
         """Unanswered pings by payload, oldest first."""
         self._eof = False
@@ -146,6 +145,48 @@ class WebSocketsTransport:
                 raise self._close_error()
             self._protocol.send_text(text.encode())
             self._collect()
+            await self._write_pending()
+
+    def try_send_text(self, text: str) -> bool:
+        """Send one text message now, if that needs no waiting; False: nothing was sent.
+
+        Declines while another write is in progress or pending, so messages keep their
+        order. True: the message is written, or its tail is pending (:attr:`send_pending`)
+        and must be finished with :meth:`flush` before anything else is sent.
+        """
+        if (
+            not self._conduit.writes_directly
+            or self._outgoing
+            or self._conduit.pending
+            or self._send_lock.locked()
+            or self._protocol.state is not _OPEN
+            or self._send_broken
+        ):
+            return False
+        self._protocol.send_text(text.encode())
+        data = self._protocol.data_to_send()
+        try:
+            if self._conduit.try_send(data[0] if len(data) == 1 else b"".join(data)):
+                return True
+        except _STREAM_ERRORS as exc:
+            self._send_broken = True
+            self._lost = self._lost or exc
+            return False
+        self._outgoing.extend(data)  # framed already: pending until flush()
+        return True
+
+    @property
+    def send_pending(self) -> bool:
+        """Part of a message accepted by :meth:`try_send_text` is still to be written."""
+        return bool(self._outgoing) or self._conduit.pending
+
+    async def flush(self) -> None:
+        """Finish writing what :meth:`try_send_text` accepted.
+
+        Raises:
+            TransportClosed: the connection broke.
+        """
+        async with self._send_lock:
             await self._write_pending()
 
     async def ping(self) -> None:
@@ -200,19 +241,24 @@ class WebSocketsTransport:
         """Close the byte stream at once, without a close handshake."""
         self._send_broken = True
         self._outgoing.clear()
-        await anyio.aclose_forcefully(self._stream)
+        await self._conduit.aclose()
         self._wake_pings()
 
     # -- reading ------------------------------------------------------------------------
 
     async def _read_some(self) -> None:
         """Read one chunk, feed it to the protocol, answer what must be, parse messages."""
-        async with self._read_lock:
+        while self._reading:  # aclose() reads beside the engine's reader: one at a time
+            if self._read_done is None:
+                self._read_done = anyio.Event()
+            await self._read_done.wait()
+        self._reading = True
+        try:
             if self._eof:
                 return
             protocol = self._protocol
             try:
-                data = await self._stream.receive(RECEIVE_SIZE)
+                data = await self._conduit.receive()
             except anyio.EndOfStream:
                 self._eof = True
                 protocol.receive_eof()
@@ -234,6 +280,11 @@ class WebSocketsTransport:
                     pass  # the connection is gone; the next read finds out
             if protocol.state is not _OPEN:
                 self._wake_pings()
+        finally:
+            self._reading = False
+            if self._read_done is not None:
+                self._read_done.set()
+                self._read_done = None
 
     def _process(self, events: Sequence[Response | Frame | object]) -> None:
         """Turn frames into whole messages (reassembling fragments); note pongs."""
@@ -303,13 +354,13 @@ class WebSocketsTransport:
             TransportClosed: the write failed (1006), or the stream is unusable.
         """
         outgoing = self._outgoing
-        while outgoing:
+        while outgoing or self._conduit.pending:
             data = outgoing[0] if len(outgoing) == 1 else b"".join(outgoing)
             outgoing.clear()
             if self._send_broken:
                 raise self._close_error()
             try:
-                await self._stream.send(data)
+                await self._conduit.send(data)
             except _STREAM_ERRORS as exc:
                 self._send_broken = True
                 self._lost = self._lost or exc
@@ -358,7 +409,7 @@ class WebSocketsTransport:
             raise ConnectError(f"the connection to {where} was lost during the upgrade") from exc
         while True:
             try:
-                data = await self._stream.receive(RECEIVE_SIZE)
+                data = await self._conduit.receive()
             except anyio.EndOfStream:
                 if self._eof:
                     raise ConnectError(
@@ -396,18 +447,15 @@ def _address(uri: WebSocketURI) -> str:
     return uri.host if uri.port == default else f"{uri.host}:{uri.port}"
 
 
-async def _connect_stream(uri: WebSocketURI, where: str) -> ByteStream:
+async def _connect(uri: WebSocketURI, where: str) -> Conduit:
     """TCP (happy eyeballs) and, for ``wss``, TLS with the system trust store."""
     try:
-        if uri.secure:
-            return await anyio.connect_tcp(
-                uri.host,
-                uri.port,
-                ssl_context=_tls_context(),
-                tls_hostname=uri.host,
-                tls_standard_compatible=False,
-            )
-        return await anyio.connect_tcp(uri.host, uri.port)
+        return await open_conduit(
+            uri.host,
+            uri.port,
+            tls=_tls_context() if uri.secure else None,
+            on_trio=sniffio.current_async_library() == "trio",
+        )
     except ssl.SSLError as exc:
         raise ConnectError(f"TLS failed with {where}: {exc}") from exc
     except OSError as exc:
@@ -419,9 +467,11 @@ async def _connect_stream(uri: WebSocketURI, where: str) -> ByteStream:
 
 @asynccontextmanager
 async def open_websockets(request: ConnectRequest) -> AsyncIterator[Transport]:
-    """Open a connection with ``websockets``' sans-I/O protocol over an AnyIO stream.
+    """Open a connection with ``websockets``' sans-I/O protocol over a socket.
 
-    Works on every AnyIO backend. No compression, no proxy. The protocol's debug
+    Works on every AnyIO backend: on Trio the socket is used directly (small messages
+    can be written without a task switch, see ``try_send_text``), elsewhere through an
+    AnyIO stream. No compression, no proxy. The protocol's debug
     logging is off (it would log the ``Authorization`` header and payloads). Leaving
     the block closes the socket at once (the engine does the close handshake first).
 
@@ -434,7 +484,7 @@ async def open_websockets(request: ConnectRequest) -> AsyncIterator[Transport]:
     except InvalidURI as exc:
         raise ConnectError(f"not a WebSocket URL: {exc.msg}") from None  # the URL may hold a key
     where = _address(uri)
-    stream = await _connect_stream(uri, where)
+    conduit = await _connect(uri, where)
     try:
         protocol = ClientProtocol(
             uri,
@@ -443,10 +493,11 @@ async def open_websockets(request: ConnectRequest) -> AsyncIterator[Transport]:
             logger=logger,
         )
         protocol.debug = False
-        transport = WebSocketsTransport(stream, protocol, request.max_message_size)
+        transport = WebSocketsTransport(conduit, protocol, request.max_message_size)
         await transport._handshake(request.headers, where)
     except BaseException:
-        await anyio.aclose_forcefully(stream)
+        with anyio.CancelScope(shield=True):
+            await conduit.aclose()
         raise
     try:
         yield transport
