@@ -77,12 +77,19 @@ BEHIND_LATENCY_NS = 100_000_000
 BEHIND_MIC_NS = 100_000_000
 BEHIND_IN_CHUNKS = 3
 SERVER_BOUND_NS = 50_000_000
-CLIENTS = ("trio_realtime", "trio_realtime[asyncio]", "openai", "websockets+json")
+CLIENTS = (
+    "trio_realtime",
+    "trio_realtime[asyncio]",
+    "openai",
+    "websockets+json",
+    "websockets+json[trio]",
+)
 BACKEND = {
     "trio_realtime": "trio",
     "trio_realtime[asyncio]": "asyncio",
     "openai": "asyncio",
     "websockets+json": "asyncio",
+    "websockets+json[trio]": "trio",
 }
 
 
@@ -289,11 +296,77 @@ async def websockets_session(url: str, control: Control, ready: Callable[[], Non
             tasks.cancel_scope.cancel()
 
 
+async def trio_floor_session(url: str, control: Control, ready: Callable[[], None]) -> None:
+    """The floor on Trio: websockets' sans-I/O protocol on a Trio socket stream, inline."""
+    from collections import deque
+
+    import numpy as np
+    import trio
+    from websockets.client import ClientProtocol
+    from websockets.frames import Frame, Opcode
+    from websockets.uri import parse_uri
+
+    state = SessionState()
+    control.states.append(state)
+    chunk = _mic_chunk().tobytes()
+    monotonic_ns = time.monotonic_ns
+    uri = parse_uri(f"{url}/realtime")
+    stream = await trio.open_tcp_stream(uri.host, uri.port)
+    protocol = ClientProtocol(uri, max_size=None)
+    protocol.send_request(protocol.connect())
+    messages: deque[bytes] = deque()
+
+    async def flush() -> None:
+        data = b"".join(protocol.data_to_send())
+        if data:
+            await stream.send_all(data)
+
+    async def receive() -> bytes:
+        while not messages:
+            protocol.receive_data(await stream.receive_some(65536))
+            for frame in protocol.events_received():
+                if isinstance(frame, Frame) and frame.opcode is Opcode.TEXT:
+                    messages.append(frame.data)
+        return messages.popleft()
+
+    async with stream:
+        await flush()
+        await receive()  # session.created
+        ready()
+
+        async def append() -> None:
+            audio = base64.b64encode(chunk).decode("ascii")
+            protocol.send_text(
+                json.dumps({"type": "input_audio_buffer.append", "audio": audio}).encode()
+            )
+            await flush()
+
+        async with trio.open_nursery() as tasks:
+            tasks.start_soon(_microphone, control, state, append)
+            while True:
+                message = await receive()
+                now = monotonic_ns()
+                event = json.loads(message)
+                ts = event.get("bench_ts")
+                if ts is None:
+                    continue
+                state.on_event(control, now, ts, event["bench_due"], event["bench_rx"])
+                if event["type"] == AUDIO_TYPE:
+                    np.frombuffer(base64.b64decode(event["delta"]), dtype=np.int16)
+                    if control.window_start <= now < control.window_end:
+                        state.audio_events += 1
+                        control.playback.append(monotonic_ns() - ts)
+                if control.stop:
+                    break
+            tasks.cancel_scope.cancel()
+
+
 SESSIONS: dict[str, Callable[[str, Control, Callable[[], None]], Awaitable[None]]] = {
     "trio_realtime": trio_realtime_session,
     "trio_realtime[asyncio]": trio_realtime_session,
     "openai": official_session,
     "websockets+json": websockets_session,
+    "websockets+json[trio]": trio_floor_session,
 }
 
 

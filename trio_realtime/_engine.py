@@ -24,7 +24,6 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._endpoint import AzureEndpoint, TokenProvider, build_connect_request
 from ._errors import (
@@ -37,6 +36,7 @@ from ._errors import (
     SessionClosed,
     Unsent,
 )
+from ._inbox import Inbox
 from ._interceptors import InterceptorChain
 from ._lanes import YIELD_EVERY, AudioLane, Frame, Lane, backend_cancel_point
 from ._transport import (
@@ -178,11 +178,11 @@ class Engine:
         self._close_reported = False
         self._heartbeat_config = heartbeat
         self._close_timeout = close_timeout
-        streams = anyio.create_memory_object_stream[RealtimeEvent](event_buffer)
-        self._events_send: MemoryObjectSendStream[RealtimeEvent] = streams[0]
-        self.events: MemoryObjectReceiveStream[RealtimeEvent] = streams[1]
-        """The received events, in order (a bounded stream; ``async for`` it, or ``receive()``)."""
-        self._event_buffer = event_buffer
+        self.events = Inbox(event_buffer)
+        """The received events, in order (a bounded AnyIO receive stream).
+
+        Prefer ``async for event in session``: iterating ``events`` itself ends quietly
+        when the session fails, where the session raises the failure."""
         self._control = Lane(CONTROL_BUFFER)
         self._urgent = Lane(CONTROL_BUFFER)
         self._audio = AudioLane(audio_buffer_ms, self._control)
@@ -202,7 +202,6 @@ class Engine:
         self._close_reason = ""
         self._failure: RealtimeError | None = None
         self._unsent = Unsent()
-        self._reader_parked = False
         self._receives = 0
         self._cancel_point = backend_cancel_point()
         self._opened = anyio.Event()
@@ -220,7 +219,6 @@ class Engine:
         self._bytes_sent = 0
         self._frames_skipped = 0
         self._unknown_events = 0
-        self._peak_buffered = 0
         self._audio_sent_ms = 0.0
         self._pings_sent = 0
         self._last_rtt: float | None = None
@@ -253,10 +251,7 @@ class Engine:
         else:
             await anyio.lowlevel.checkpoint()
         try:
-            try:
-                return self.events.receive_nowait()
-            except anyio.WouldBlock:
-                return await self.events.receive()
+            return await self.events.get()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             if self._failure is not None:
                 raise self._failure from self._failure.__cause__
@@ -423,7 +418,8 @@ class Engine:
     async def _reader(self) -> None:
         transport = self._transport
         assert transport is not None
-        parse, observed, send_nowait = self._parse, self._observed, self._events_send.send_nowait
+        parse, observed, inbox = self._parse, self._observed, self.events
+        put_nowait = inbox.put_nowait
         intercepting = self._chain is not None and bool(self._chain.receive_hooks)
         try:
             while True:
@@ -453,39 +449,24 @@ class Engine:
                 if kind in observed:
                     self._observe(event)
                 self._events_received += 1
-                try:
-                    send_nowait(event)
-                except anyio.WouldBlock:
-                    await self._deliver_when_room(event)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    pass  # nobody listens any more; keep reading so pings and closes flow
-                else:
-                    if not self._events_received % _PEAK_SAMPLE_EVERY:
-                        buffered = self.events.statistics().current_buffer_used
-                        self._peak_buffered = max(self._peak_buffered, buffered)
+                # A closed inbox (nobody listens any more) drops the event: keep reading
+                # so pings and closes flow. A full one parks the reader: TCP pushes back.
+                if not put_nowait(event):
+                    await inbox.put(event)
+                elif not self._events_received % _PEAK_SAMPLE_EVERY:
+                    inbox.peak = max(inbox.peak, len(inbox.buffer))
         except TransportClosed as exc:
             if not self._closing:
                 self._on_server_close(exc)
         finally:
-            self._events_send.close()
-
-    async def _deliver_when_room(self, event: RealtimeEvent) -> None:
-        """The events stream is full: park the reader (TCP pushes back) until there is room."""
-        self._peak_buffered = self._event_buffer
-        self._reader_parked = True
-        try:
-            await self._events_send.send(event)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass
-        finally:
-            self._reader_parked = False
+            inbox.end()
 
     async def _heartbeat(self, config: Heartbeat) -> None:
         transport = self._transport
         assert transport is not None
         while True:
             await anyio.sleep(config.interval)
-            if self._reader_parked:
+            if self.events.reader_waiting:
                 continue
             start = anyio.current_time()
             self._pings_sent += 1
@@ -495,7 +476,7 @@ class Engine:
                 except TransportClosed:
                     return
             if scope.cancelled_caught:
-                if self._reader_parked:
+                if self.events.reader_waiting:
                     continue
                 self._fail(
                     HeartbeatTimeout(f"no pong within {config.timeout:g} s: the peer is gone"),
@@ -619,7 +600,7 @@ class Engine:
         if self._failure is None and not self._closed:
             self._failure = failure
             self._close_code, self._close_reason = code, reason
-        self._events_send.close()
+        self.events.end()
         for waiter in self._error_waiters.values():
             waiter.resolve(error=failure)
         self._error_waiters.clear()
@@ -682,9 +663,9 @@ class Engine:
             bytes_sent=self._bytes_sent,
             frames_skipped=self._frames_skipped,
             unknown_events=self._unknown_events,
-            events_buffered=self.events.statistics().current_buffer_used,
-            event_buffer_size=self._event_buffer,
-            peak_events_buffered=self._peak_buffered,
+            events_buffered=len(self.events.buffer),
+            event_buffer_size=self.events.size,
+            peak_events_buffered=self.events.peak,
             control_queued=len(self._control.frames) + len(self._urgent.frames),
             audio_queued_frames=len(self._audio.frames),
             audio_queued_ms=self._audio.queued_ms,
@@ -779,7 +760,7 @@ async def run_engine(
     except BaseException as exc:
         raised = exc
     finally:
-        engine._events_send.close()
+        engine.events.end()
         engine.events.close()
     if user_exc is not None and not _is_cancellation(user_exc):
         raise user_exc
