@@ -289,11 +289,6 @@ async def test_a_full_chunk_that_was_everything_then_a_read_that_must_wait() -> 
 
 
 @on_trio
-@pytest.mark.xfail(
-    strict=True,
-    reason="SocketConduit._receive_raw reads, then checkpoints after a read that did not "
-    "wait (after a full 64 KiB chunk): a cancellation there drops the bytes just read",
-)
 async def test_a_cancelled_receive_after_a_full_chunk_loses_no_bytes() -> None:
     data = _payload(RECEIVE_SIZE + 5000)
     async with socket_pipe() as pipe:

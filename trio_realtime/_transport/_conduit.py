@@ -1,14 +1,17 @@
 """Byte conduits under the ``websockets`` transport: where its frames meet the socket.
 
-Two kinds, one small interface:
+One small interface, one implementation per event loop, both writing synchronously
+(:meth:`~Conduit.try_send`) so a caller can hand a frame to the kernel without a task
+switch:
 
 - :class:`SocketConduit` (Trio): the connected socket itself, read and written with
   non-blocking calls and Trio's ``wait_readable`` / ``wait_writable``, with TLS done here
-  through an :class:`ssl.SSLObject` over memory buffers. :meth:`~SocketConduit.try_send`
-  writes synchronously, so a caller can hand a frame to the kernel without a task switch;
-  bytes the kernel did not take stay pending, in order, ahead of anything written later.
-- :class:`StreamConduit` (any AnyIO backend): an AnyIO byte stream; ``try_send`` always
-  declines, so every write goes through the async path.
+  through an :class:`ssl.SSLObject` over memory buffers. Bytes the kernel did not take
+  stay pending, in order, ahead of anything written later.
+- :class:`AsyncioConduit` (asyncio): an ``asyncio.Protocol`` on the loop's own transport
+  (TLS by asyncio): reads arrive by callback into a small bounded buffer (reading pauses
+  above it, so TCP pushes back), writes go to the transport's buffer unless it asked to
+  pause.
 
 A conduit has no task and no lock: the transport serialises writes (one writer at a
 time) and reads (one reader at a time).
@@ -16,17 +19,21 @@ time) and reads (one reader at a time).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
+from collections import deque
 from typing import Protocol
 
 import anyio
 from anyio.abc import ByteStream, SocketAttribute
 
-__all__ = ["Conduit", "SocketConduit", "StreamConduit", "open_conduit"]
+__all__ = ["AsyncioConduit", "Conduit", "SocketConduit", "open_conduit"]
 
 RECEIVE_SIZE = 65536
 """Bytes asked of the socket per read: one read usually carries many events."""
+READ_BUFFER = 4 * RECEIVE_SIZE
+"""Bytes the asyncio conduit holds for its reader before it stops reading the socket."""
 
 
 class Conduit(Protocol):
@@ -61,28 +68,6 @@ class Conduit(Protocol):
         ...
 
 
-class StreamConduit:
-    """An AnyIO byte stream as a conduit (every backend; TLS by AnyIO's ``TLSStream``)."""
-
-    pending = False
-    writes_directly = False
-
-    def __init__(self, stream: ByteStream) -> None:
-        self._stream = stream
-
-    async def receive(self) -> bytes:
-        return await self._stream.receive(RECEIVE_SIZE)
-
-    def try_send(self, data: bytes) -> bool:
-        return False
-
-    async def send(self, data: bytes) -> None:
-        await self._stream.send(data)
-
-    async def aclose(self) -> None:
-        await anyio.aclose_forcefully(self._stream)
-
-
 class SocketConduit:
     """A non-blocking socket read and written directly, on Trio; TLS by ``ssl.SSLObject``.
 
@@ -105,6 +90,8 @@ class SocketConduit:
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._pending = b""
+        self._sending = False
+        """A task is in :meth:`send`, waiting to write ``_pending``."""
         self._drained = True
         """The last read took everything the kernel had: wait before the next one."""
 
@@ -117,20 +104,17 @@ class SocketConduit:
     async def _receive_raw(self) -> bytes:
         """Read at least one byte from the socket. Raises EndOfStream or OSError."""
         sock = self._sock
-        waited = self._drained
         try:
-            if waited:
+            if self._drained:
                 await self._wait_readable(sock)
+            else:
+                await self._checkpoint()  # more may be waiting: let others run first
             while True:
                 try:
                     data = sock.recv(RECEIVE_SIZE)
+                    break
                 except BlockingIOError:
                     await self._wait_readable(sock)
-                    waited = True
-                    continue
-                if not waited:
-                    await self._checkpoint()  # a read that did not wait: let others run
-                break
         except self._closed_errors as exc:
             raise anyio.ClosedResourceError from exc
         if not data:
@@ -144,19 +128,36 @@ class SocketConduit:
             return await self._receive_raw()
         while True:
             chunks = []
+            ended = False
             try:
-                while True:
-                    chunks.append(tls.read(RECEIVE_SIZE))
+                while data := tls.read(RECEIVE_SIZE):
+                    chunks.append(data)
+                ended = True  # b"": the peer's close_notify
             except ssl.SSLWantReadError:
                 pass
             except ssl.SSLZeroReturnError:
-                if not chunks:
-                    raise anyio.EndOfStream from None
-            if self._outgoing.pending:  # a key update the peer asked for
-                await self._send_tls_output()
+                ended = True
+            if self._outgoing.pending:  # a key update the peer asked for, say
+                self._write_tls_output()
             if chunks:
                 return b"".join(chunks)
+            if ended:
+                raise anyio.EndOfStream
             self._incoming.write(await self._receive_raw())
+
+    def _write_tls_output(self) -> None:
+        """Queue what TLS produced by itself; write what the socket takes without waiting.
+
+        The rest stays pending (the transport writes it before its next message).
+        """
+        self._pending += self._outgoing.read()
+        if self._sending:
+            return  # the writer is waiting to write the rest: it takes these bytes too
+        try:
+            sent = self._sock.send(self._pending)
+        except BlockingIOError:
+            return
+        self._pending = self._pending[sent:]
 
     # -- writing ------------------------------------------------------------------------
 
@@ -179,19 +180,21 @@ class SocketConduit:
         return True
 
     async def send(self, data: bytes) -> None:
-        pending = self._pending + self._encrypt(data)
-        self._pending = pending
+        self._pending += self._encrypt(data)
         sock = self._sock
+        self._sending = True
         try:
-            while pending:
+            while self._pending:
                 try:
-                    sent = sock.send(pending)
+                    sent = sock.send(self._pending)
                 except BlockingIOError:
                     await self._wait_writable(sock)
                     continue
-                pending = self._pending = pending[sent:]
+                self._pending = self._pending[sent:]
         except self._closed_errors as exc:
             raise anyio.ClosedResourceError from exc
+        finally:
+            self._sending = False
         await self._checkpoint()
 
     async def aclose(self) -> None:
@@ -225,12 +228,132 @@ class SocketConduit:
             await self.send(b"")
 
 
+class AsyncioConduit(asyncio.Protocol):
+    """A connection as an ``asyncio.Protocol``; made by :func:`open_conduit` on asyncio."""
+
+    writes_directly = True
+    pending = False  # the transport buffers whatever it is given
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._reading_paused = False
+        self._writing_paused = False
+        self._eof = False
+        self._lost: Exception | None = None
+        self._closed = False
+        self._readable: asyncio.Future[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+
+    # -- asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._buffered >= READ_BUFFER and not self._reading_paused:
+            self._reading_paused = True
+            assert self._transport is not None
+            self._transport.pause_reading()
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake_reader()
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._lost = exc
+        self._wake_reader()
+        self._wake_writer()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._wake_writer()
+
+    def _wake_reader(self) -> None:
+        waiter = self._readable
+        if waiter is not None:
+            self._readable = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _wake_writer(self) -> None:
+        waiter = self._drained
+        if waiter is not None:
+            self._drained = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- the Conduit interface ----------------------------------------------------------
+
+    async def receive(self) -> bytes:
+        chunks = self._chunks
+        if chunks:
+            await asyncio.sleep(0)  # data was waiting: let others run, as a read would
+        while not chunks:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            if self._eof:
+                if self._lost is not None:
+                    raise anyio.BrokenResourceError from self._lost
+                raise anyio.EndOfStream
+            self._readable = asyncio.get_running_loop().create_future()
+            await self._readable
+        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._buffered = 0
+        if self._reading_paused and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
+        return data
+
+    def _check_writable(self) -> asyncio.Transport:
+        transport = self._transport
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if transport is None or self._lost is not None or transport.is_closing():
+            raise BrokenPipeError("the connection is closed")
+        return transport
+
+    def try_send(self, data: bytes) -> bool:
+        if self._writing_paused:
+            return False
+        self._check_writable().write(data)
+        return True
+
+    async def send(self, data: bytes) -> None:
+        if data:
+            self._check_writable().write(data)
+        while self._writing_paused:
+            self._check_writable()
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+        await asyncio.sleep(0)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._transport is not None:
+            self._transport.abort()
+        self._wake_reader()
+        self._wake_writer()
+        await asyncio.sleep(0)
+
+
 async def open_conduit(
     host: str, port: int, *, tls: ssl.SSLContext | None, on_trio: bool
 ) -> Conduit:
     """Connect TCP (happy eyeballs), then TLS if ``tls`` is given.
 
-    On Trio, a :class:`SocketConduit`; elsewhere a :class:`StreamConduit`.
+    On Trio, a :class:`SocketConduit`; on asyncio, an :class:`AsyncioConduit`.
 
     Raises:
         OSError: the TCP connection failed.
@@ -238,12 +361,16 @@ async def open_conduit(
         anyio.EndOfStream, anyio.BrokenResourceError: the server hung up during TLS.
     """
     if not on_trio:
-        if tls is None:
-            return StreamConduit(await anyio.connect_tcp(host, port))
-        stream = await anyio.connect_tcp(
-            host, port, ssl_context=tls, tls_hostname=host, tls_standard_compatible=False
+        loop = asyncio.get_running_loop()
+        _, protocol = await loop.create_connection(
+            AsyncioConduit,
+            host,
+            port,
+            ssl=tls,
+            server_hostname=host if tls is not None else None,
+            happy_eyeballs_delay=0.25,
         )
-        return StreamConduit(stream)
+        return protocol
     tcp = await anyio.connect_tcp(host, port)
     conduit = SocketConduit(tcp, tcp.extra(SocketAttribute.raw_socket))
     if tls is not None:

@@ -272,7 +272,7 @@ class WebSocketsTransport:
             if events:
                 self._process(events)
             self._collect()
-            if self._outgoing and not self._send_lock.locked():
+            if (self._outgoing or self._conduit.pending) and not self._send_lock.locked():
                 try:
                     async with self._send_lock:
                         await self._write_pending()
