@@ -29,8 +29,10 @@ server-bound, not a client result.
 Clients: ``trio_realtime`` (default transport, Trio); ``trio_realtime[asyncio]`` (the same
 code on AnyIO's asyncio backend); the official ``openai`` client (asyncio);
 ``websockets+json`` (raw asyncio ``websockets``, ``json.loads``, base64 by hand: the
-floor). N grows until a client falls behind (then stops for that client); in a full run,
-a client that keeps up at 1000 goes on (1500, 2000, ...) to find its limit.
+floor); ``websockets+json[trio]`` (the same on Trio: ``websockets``' sans-I/O protocol
+on a Trio socket stream, the Trio floor). N grows until a client falls behind (then
+stops for that client); in a full run, a client that keeps up at 1000 goes on (1500,
+2000, ...) to find its limit.
 """
 
 from __future__ import annotations
