@@ -262,15 +262,30 @@ def _official_client(url: str, factory: Any) -> Any:
     return client
 
 
+def _on_json_message(control: Control, state: SessionState, message: str | bytes) -> None:
+    """What the floors do with a message: ``json.loads``, the bookkeeping, base64 by hand."""
+    import numpy as np
+
+    now = time.monotonic_ns()
+    event = json.loads(message)
+    ts = event.get("bench_ts")
+    if ts is None:
+        return
+    state.on_event(control, now, ts, event["bench_due"], event["bench_rx"])
+    if event["type"] == AUDIO_TYPE:
+        np.frombuffer(base64.b64decode(event["delta"]), dtype=np.int16)
+        if control.window_start <= now < control.window_end:
+            state.audio_events += 1
+            control.playback.append(time.monotonic_ns() - ts)
+
+
 async def websockets_session(url: str, control: Control, ready: Callable[[], None]) -> None:
     import anyio
-    import numpy as np
     import websockets
 
     state = SessionState()
     control.states.append(state)
     chunk = _mic_chunk().tobytes()
-    monotonic_ns = time.monotonic_ns
     async with websockets.connect(f"{url}/realtime", max_size=None, compression=None) as ws:
         await ws.recv()  # session.created
         ready()
@@ -282,17 +297,7 @@ async def websockets_session(url: str, control: Control, ready: Callable[[], Non
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_microphone, control, state, append)
             async for message in ws:
-                now = monotonic_ns()
-                event = json.loads(message)
-                ts = event.get("bench_ts")
-                if ts is None:
-                    continue
-                state.on_event(control, now, ts, event["bench_due"], event["bench_rx"])
-                if event["type"] == AUDIO_TYPE:
-                    np.frombuffer(base64.b64decode(event["delta"]), dtype=np.int16)
-                    if control.window_start <= now < control.window_end:
-                        state.audio_events += 1
-                        control.playback.append(monotonic_ns() - ts)
+                _on_json_message(control, state, message)
                 if control.stop:
                     break
             tasks.cancel_scope.cancel()
@@ -302,7 +307,6 @@ async def trio_floor_session(url: str, control: Control, ready: Callable[[], Non
     """The floor on Trio: websockets' sans-I/O protocol on a Trio socket stream, inline."""
     from collections import deque
 
-    import numpy as np
     import trio
     from websockets.client import ClientProtocol
     from websockets.frames import Frame, Opcode
@@ -311,7 +315,6 @@ async def trio_floor_session(url: str, control: Control, ready: Callable[[], Non
     state = SessionState()
     control.states.append(state)
     chunk = _mic_chunk().tobytes()
-    monotonic_ns = time.monotonic_ns
     uri = parse_uri(f"{url}/realtime")
     stream = await trio.open_tcp_stream(uri.host, uri.port)
     protocol = ClientProtocol(uri, max_size=None)
@@ -347,17 +350,7 @@ async def trio_floor_session(url: str, control: Control, ready: Callable[[], Non
             tasks.start_soon(_microphone, control, state, append)
             while True:
                 message = await receive()
-                now = monotonic_ns()
-                event = json.loads(message)
-                ts = event.get("bench_ts")
-                if ts is None:
-                    continue
-                state.on_event(control, now, ts, event["bench_due"], event["bench_rx"])
-                if event["type"] == AUDIO_TYPE:
-                    np.frombuffer(base64.b64decode(event["delta"]), dtype=np.int16)
-                    if control.window_start <= now < control.window_end:
-                        state.audio_events += 1
-                        control.playback.append(monotonic_ns() - ts)
+                _on_json_message(control, state, message)
                 if control.stop:
                     break
             tasks.cancel_scope.cancel()
