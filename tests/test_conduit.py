@@ -24,7 +24,13 @@ import anyio.abc
 import pytest
 from anyio.abc import SocketAttribute
 
-from trio_realtime._transport._conduit import RECEIVE_SIZE, Conduit, SocketConduit, open_conduit
+from trio_realtime._transport._conduit import (
+    RECEIVE_SIZE,
+    AsyncioConduit,
+    Conduit,
+    SocketConduit,
+    open_conduit,
+)
 
 HOST = "127.0.0.1"
 SMALL_BUFFER = 4096
@@ -364,7 +370,6 @@ async def test_open_conduit_on_trio_is_a_socket_conduit() -> None:
     async with opened_pipe(trio_conduit=True) as pipe:
         conduit = pipe.conduit
         assert isinstance(conduit, SocketConduit)
-        assert conduit.writes_directly is True
         assert conduit.pending is False
         assert conduit.try_send(b"ping") is True
         assert await pipe.read_exactly(4) == b"ping"
@@ -373,16 +378,12 @@ async def test_open_conduit_on_trio_is_a_socket_conduit() -> None:
 
 
 @on_asyncio
-async def test_open_conduit_on_asyncio_keeps_the_conduit_contract() -> None:
-    """Not the Trio socket conduit; a declined try_send writes nothing, an accepted one all."""
+async def test_open_conduit_on_asyncio_is_a_protocol_that_writes_directly() -> None:
     async with opened_pipe(trio_conduit=False) as pipe:
         conduit = pipe.conduit
-        assert not isinstance(conduit, SocketConduit)
+        assert isinstance(conduit, AsyncioConduit)
         assert conduit.pending is False
-        direct = conduit.try_send(b"first")
-        assert direct is conduit.writes_directly
-        if not direct:
-            await conduit.send(b"first")
+        assert conduit.try_send(b"first") is True
         await conduit.send(b"+second")
         assert conduit.pending is False
         assert await pipe.read_exactly(12) == b"first+second"
@@ -417,3 +418,20 @@ async def test_open_conduit_reports_a_refused_connection(trio_conduit: bool) -> 
         port = listeners.extra(SocketAttribute.local_port)
     with pytest.raises(OSError):
         await open_conduit(HOST, port, tls=None, on_trio=trio_conduit)
+
+
+@on_asyncio
+async def test_asyncio_declines_direct_writes_while_the_loop_asks_to_pause() -> None:
+    """Above the transport's high-water mark try_send declines; send() waits for the drain."""
+    async with opened_pipe(trio_conduit=False) as pipe:
+        conduit = pipe.conduit
+        assert isinstance(conduit, AsyncioConduit)
+        big = _payload(8 * 1024 * 1024)
+        assert conduit.try_send(big) is True  # more than the kernel takes: the loop pauses us
+        assert conduit.try_send(b"x") is False  # declined: nothing written
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(conduit.send, b"tail")
+            await anyio.wait_all_tasks_blocked()
+            assert await pipe.read_exactly(len(big) + 4) == big + b"tail"
+        assert conduit.try_send(b"!") is True
+        assert await pipe.read_exactly(len(big) + 5) == big + b"tail!"

@@ -293,7 +293,6 @@ class Trickle:
         self._conduit = conduit
         self._buffer = b""
         self._size = 0
-        self.writes_directly = conduit.writes_directly
 
     @property
     def pending(self) -> bool:

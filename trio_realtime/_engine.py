@@ -4,11 +4,13 @@ Shared by every kind of session (conversation, transcription, translation). The
 engine knows frames, lanes and lifecycles; the session classes built on it know the
 protocol's helpers.
 
-Rules (ARCHITECTURE.md, "The engine"): only the writer sends; user calls put whole,
-serialised frames into bounded lanes (atomic under cancellation); control frames go
-ahead of queued audio; inbound events flow through one bounded stream, and when the
-user does not consume, the reader stops reading so TCP pushes back; background tasks
-never raise for expected failures, they record the first one and cancel the group.
+Rules (ARCHITECTURE.md, "The engine"): user calls put whole, serialised frames into
+bounded lanes (atomic under cancellation) that the writer drains; control frames go
+ahead of queued audio. When the writer is idle and nothing is queued, the caller writes
+its frame itself, synchronously (``_write_direct``: the same order and whole frames,
+without a task switch per frame). Inbound events flow through one bounded inbox, and
+when the user does not consume, the reader stops reading so TCP pushes back; background
+tasks never raise for expected failures, they record the first one and cancel the group.
 """
 
 from __future__ import annotations

@@ -39,9 +39,6 @@ READ_BUFFER = 4 * RECEIVE_SIZE
 class Conduit(Protocol):
     """A connected byte pipe, read by one task and written by one task at a time."""
 
-    writes_directly: bool
-    """:meth:`try_send` can write (else it always declines)."""
-
     @property
     def pending(self) -> bool:
         """Bytes accepted by :meth:`try_send` wait to be written (call :meth:`send`)."""
@@ -74,8 +71,6 @@ class SocketConduit:
     Made by :func:`open_conduit`. ``stream`` is the AnyIO stream that owns the socket
     (closing it closes the socket and wakes a task waiting on it).
     """
-
-    writes_directly = True
 
     def __init__(self, stream: ByteStream, sock: socket.socket) -> None:
         import trio
@@ -231,7 +226,6 @@ class SocketConduit:
 class AsyncioConduit(asyncio.Protocol):
     """A connection as an ``asyncio.Protocol``; made by :func:`open_conduit` on asyncio."""
 
-    writes_directly = True
     pending = False  # the transport buffers whatever it is given
 
     def __init__(self) -> None:

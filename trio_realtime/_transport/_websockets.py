@@ -1,6 +1,8 @@
-"""The ``websockets`` adapter: AnyIO byte streams driving websockets' sans-I/O protocol.
+"""The ``websockets`` adapter: websockets' sans-I/O protocol over a byte conduit.
 
-One implementation for every AnyIO backend (Trio and asyncio), and no task of its own:
+One implementation for every AnyIO backend, and no task of its own; the bytes go
+through a conduit (``_conduit.py``): the socket itself on Trio, an asyncio Protocol on
+asyncio.
 
 - the engine's reader is the only reader. :meth:`WebSocketsTransport.receive` reads 64 KiB
   at a time into :class:`websockets.client.ClientProtocol`, writes what the protocol
@@ -11,6 +13,9 @@ One implementation for every AnyIO backend (Trio and asyncio), and no task of it
 - every socket write (the writer's frames, pings, automatic replies, the close frame)
   goes through one lock; whoever holds it writes everything pending before releasing
   it, so the reader never waits for the writer to answer a ping;
+- :meth:`~WebSocketsTransport.try_send_text` writes a message synchronously when no
+  write is in progress or pending: the engine uses it to write from the caller when its
+  writer is idle;
 - ``ping()`` waits until a reader has processed the matching pong (a pong acknowledges
   every earlier ping); it may wait forever: the engine bounds it.
 
@@ -81,10 +86,11 @@ def _tls_context() -> ssl.SSLContext:
 
 
 class WebSocketsTransport:
-    """One WebSocket connection: ``websockets``' sans-I/O protocol over an AnyIO stream.
+    """One WebSocket connection: ``websockets``' sans-I/O protocol over a conduit.
 
     Made by :func:`open_websockets`. One task receives (the engine's reader) and one
-    sends (the writer); ``ping`` and ``aclose`` may run beside them.
+    sends at a time (the writer, or a caller through ``try_send_text``); ``ping`` and
+    ``aclose`` may run beside them.
     """
 
     def __init__(self, conduit: Conduit, protocol: ClientProtocol, max_size: int) -> None:
@@ -155,8 +161,7 @@ class WebSocketsTransport:
         and must be finished with :meth:`flush` before anything else is sent.
         """
         if (
-            not self._conduit.writes_directly
-            or self._outgoing
+            self._outgoing
             or self._conduit.pending
             or self._send_lock.locked()
             or self._protocol.state is not _OPEN
@@ -469,9 +474,9 @@ async def _connect(uri: WebSocketURI, where: str) -> Conduit:
 async def open_websockets(request: ConnectRequest) -> AsyncIterator[Transport]:
     """Open a connection with ``websockets``' sans-I/O protocol over a socket.
 
-    Works on every AnyIO backend: on Trio the socket is used directly (small messages
-    can be written without a task switch, see ``try_send_text``), elsewhere through an
-    AnyIO stream. No compression, no proxy. The protocol's debug
+    Works on every AnyIO backend: on Trio the socket is used directly, on asyncio through
+    an asyncio Protocol; either way a message can be written without a task switch (see
+    ``try_send_text``). No compression, no proxy. The protocol's debug
     logging is off (it would log the ``Authorization`` header and payloads). Leaving
     the block closes the socket at once (the engine does the close handshake first).
 
