@@ -217,7 +217,7 @@ class SocketConduit:
         self._tls = tls
 
     async def _send_tls_output(self) -> None:
-        """Write what the TLS layer produced by itself (handshake, key updates)."""
+        """Write what the TLS layer produced by itself during the handshake."""
         self._pending += self._outgoing.read()
         if self._pending:
             await self.send(b"")
