@@ -119,7 +119,7 @@ class Spec:
     """What one connection streams (parsed from the URL path)."""
 
     def __init__(self, text: str) -> None:
-        values = {"a": 100, "p": 0, "s": 0, "b": 0, "c": 0, "j": 0}
+        values = {"a": 100, "p": 0, "s": 0, "b": 0, "c": 0, "j": 0, "d": 0}
         for part in filter(None, text.split("_")):
             values[part[0]] = int(part[1:])
         self.audio_ms = values["a"]
@@ -128,6 +128,7 @@ class Spec:
         self.total_bytes = values["b"]
         self.close = bool(values["c"])
         self.jitter = bool(values["j"])
+        self.delay_ms = values["d"]
 
 
 def spec_path(
@@ -138,9 +139,12 @@ def spec_path(
     total_bytes: int = 0,
     close: bool = False,
     jitter: bool = False,
+    delay_ms: int = 0,
 ) -> str:
     """The URL path prefix selecting a stream (see the module docstring)."""
     spec = f"a{audio_ms}_p{period_ms}_s{small_ms}_b{total_bytes}_c{int(close)}_j{int(jitter)}"
+    if delay_ms:
+        spec += f"_d{delay_ms}"
     return f"/cfg/{spec}/v1"
 
 
@@ -231,15 +235,22 @@ class Connection(asyncio.Protocol):
             if line.lower().startswith("sec-websocket-key:")
         )
         accept = base64.b64encode(hashlib.sha1(key.encode() + _GUID).digest())
-        assert self.transport is not None
-        self.transport.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-        )
         parts = path.split("/")
         if len(parts) > 2 and parts[1] == "cfg":
             self.spec = Spec(parts[2])
         self.open = True
+        if self.spec.delay_ms:  # a distant service: the upgrade answers a round trip later
+            self.loop.call_later(self.spec.delay_ms / 1000, self._accept, accept)
+        else:
+            self._accept(accept)
+
+    def _accept(self, accept: bytes) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
         self.transport.write(server_frame(json.dumps(SESSION_CREATED).encode()))
         self._start_streams()
 

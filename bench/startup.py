@@ -18,6 +18,10 @@ Usage::
   median of the next sessions in the same process. The peers: the official client
   (``client.realtime.connect(...)`` to the first ``recv()``) and raw ``websockets`` +
   ``json.loads``.
+- **first event, distant server**: the same with the server answering the upgrade
+  ``DISTANT_MS`` later, as a service a few round trips away does (TCP, TLS and the
+  upgrade to ``api.openai.com`` take about that): what the one-time costs of a cold
+  start add to a real connection.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ IMPORTS = {
     "websockets+json": "import json, websockets.asyncio.client",
 }
 CLIENTS = {"trio_realtime": "trio", "openai": "asyncio", "websockets+json": "asyncio"}
+DISTANT_MS = 60
 
 _IMPORT_SNIPPET = """
 import sys, time
@@ -154,30 +159,9 @@ def run(quick: bool) -> dict[str, Any]:
     repeats = 3 if quick else 7
     imports = {name: measure_import(statement, repeats) for name, statement in IMPORTS.items()}
     interpreter = measure_interpreter(repeats)
-    first: dict[str, Any] = {}
     with ServerProcess() as server:
-        url = server.url(audio_ms=0)
-        cold: dict[str, list[float]] = {name: [] for name in CLIENTS}
-        warm: dict[str, list[float]] = {name: [] for name in CLIENTS}
-        errors: dict[str, str] = {}
-        for _ in range(1 if quick else 3):
-            for name in CLIENTS:
-                result = run_child("startup", {"client": name, "url": url, "warm": 10}, 60)
-                if "error" in result:
-                    errors[name] = result["error"]
-                    continue
-                cold[name].append(result["cold_s"])
-                warm[name].extend(result["warm_s"])
-        for name in CLIENTS:
-            if name in errors and not cold[name]:
-                first[name] = {"error": errors[name]}
-            else:
-                first[name] = {
-                    "cold_ms": median(cold[name]) * 1e3,
-                    "warm_ms": median(warm[name]) * 1e3,
-                    "cold_runs": len(cold[name]),
-                    "warm_runs": len(warm[name]),
-                }
+        first = _first_events(server.url(audio_ms=0), quick)
+        distant = _first_events(server.url(audio_ms=0, delay_ms=DISTANT_MS), quick)
     return {
         "quick": quick,
         "repeats": repeats,
@@ -185,7 +169,36 @@ def run(quick: bool) -> dict[str, Any]:
         "import_ms": {name: seconds * 1e3 for name, seconds in imports.items()},
         "import_statements": IMPORTS,
         "first_event": first,
+        "distant_ms": DISTANT_MS,
+        "first_event_distant": distant,
     }
+
+
+def _first_events(url: str, quick: bool) -> dict[str, Any]:
+    """Cold and warm open -> first event per client, each in fresh processes."""
+    first: dict[str, Any] = {}
+    cold: dict[str, list[float]] = {name: [] for name in CLIENTS}
+    warm: dict[str, list[float]] = {name: [] for name in CLIENTS}
+    errors: dict[str, str] = {}
+    for _ in range(1 if quick else 3):
+        for name in CLIENTS:
+            result = run_child("startup", {"client": name, "url": url, "warm": 10}, 60)
+            if "error" in result:
+                errors[name] = result["error"]
+                continue
+            cold[name].append(result["cold_s"])
+            warm[name].extend(result["warm_s"])
+    for name in CLIENTS:
+        if name in errors and not cold[name]:
+            first[name] = {"error": errors[name]}
+        else:
+            first[name] = {
+                "cold_ms": median(cold[name]) * 1e3,
+                "warm_ms": median(warm[name]) * 1e3,
+                "cold_runs": len(cold[name]),
+                "warm_runs": len(warm[name]),
+            }
+    return first
 
 
 def render(report: dict[str, Any]) -> str:
@@ -198,12 +211,17 @@ def render(report: dict[str, Any]) -> str:
     ]
     for name, ms in report["import_ms"].items():
         lines.append(f"{name:<24}{ms:>8.1f}")
-    lines += ["", f"{'open -> first event':<24}{'cold ms':>9}{'warm ms':>9}"]
-    for name, row in report["first_event"].items():
-        if "error" in row:
-            lines.append(f"{name:<24}error: {row['error']}")
-        else:
-            lines.append(f"{name:<24}{row['cold_ms']:>9.1f}{row['warm_ms']:>9.2f}")
+    titles = {
+        "first_event": "open -> first event",
+        "first_event_distant": f"... upgrade +{report.get('distant_ms', 0)} ms",
+    }
+    for key, title in titles.items():
+        lines += ["", f"{title:<24}{'cold ms':>9}{'warm ms':>9}"]
+        for name, row in report.get(key, {}).items():
+            if "error" in row:
+                lines.append(f"{name:<24}error: {row['error']}")
+            else:
+                lines.append(f"{name:<24}{row['cold_ms']:>9.1f}{row['warm_ms']:>9.2f}")
     return "\n".join(lines)
 
 
