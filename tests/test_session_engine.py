@@ -6,6 +6,7 @@ clock, so minutes pass instantly and deterministically.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -223,6 +224,24 @@ async def test_slow_consumer_is_never_taken_for_a_dead_peer(server: MemoryServer
         await trio.sleep(11)
         assert session.statistics().pings_sent >= 1
         assert session.statistics().last_ping_rtt is not None
+
+
+async def test_byte_counters_count_utf8_bytes_not_characters(server: MemoryServer) -> None:
+    async with session_with_peer(server) as (session, peer):
+        before = session.statistics()
+        await session.send_user_message("héllo ✓")
+        wire = [await peer._to_server_receive.receive() for _ in range(2)]
+        delta = text_delta(1) | {"delta": "naïve ✓ "}
+        frame = json.dumps(delta, ensure_ascii=False)
+        await peer.send(frame)
+        async for event in session:
+            if isinstance(event, ev.ResponseTextDeltaEvent):
+                assert event.delta == "naïve ✓ "
+                break
+        stats = session.statistics()
+    assert stats.bytes_sent - before.bytes_sent == sum(len(text.encode()) for text in wire)
+    assert stats.bytes_received - before.bytes_received == len(frame.encode())
+    assert len(frame.encode()) > len(frame)
 
 
 async def test_statistics_and_backpressure_with_a_consumer_that_stops(

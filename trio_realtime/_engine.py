@@ -297,11 +297,12 @@ class Engine:
             self._written(frame)
         return True
 
-    def _written(self, frame: Frame) -> None:
+    def _written(self, frame: Frame, text: str | None = None) -> None:
+        """Count ``frame`` as written (``text``: what a send hook made of it, if one did)."""
         if frame.is_barrier:
             self._barriers_sent += 1
         self._events_sent += 1
-        self._bytes_sent += len(frame.text)
+        self._bytes_sent += _wire_size(frame.text if text is None else text)
         self._audio_sent_ms += frame.audio_ms
 
     def _queue(self, lane: Lane, frame: Frame) -> None:
@@ -415,7 +416,7 @@ class Engine:
                 text = intercepted.to_json()
             await transport.send_text(text)
             self._in_flight = None
-            self._written(frame)
+            self._written(frame, text)
 
     async def _reader(self) -> None:
         transport = self._transport
@@ -426,7 +427,7 @@ class Engine:
         try:
             while True:
                 frame = await transport.receive()
-                self._bytes_received += len(frame)
+                self._bytes_received += _wire_size(frame)
                 if type(frame) is not str:
                     self._frames_skipped += 1
                     logger.warning("skipped a binary frame of %d bytes", len(frame))
@@ -703,6 +704,13 @@ class Engine:
 
 
 _S = TypeVar("_S", bound=Engine)
+
+
+def _wire_size(message: str | bytes) -> int:
+    """The bytes of a message on the wire (text counts as its UTF-8 encoding)."""
+    if type(message) is str and not message.isascii():
+        return len(message.encode())
+    return len(message)
 
 
 def _is_cancellation(exc: BaseException) -> bool:
