@@ -85,6 +85,8 @@ CLIENTS = (
     "openai",
     "websockets+json",
     "websockets+json[trio]",
+    "trio_realtime[uvloop]",
+    "websockets+json[uvloop]",
 )
 BACKEND = {
     "trio_realtime": "trio",
@@ -92,7 +94,11 @@ BACKEND = {
     "openai": "asyncio",
     "websockets+json": "asyncio",
     "websockets+json[trio]": "trio",
+    "trio_realtime[uvloop]": "asyncio",
+    "websockets+json[uvloop]": "asyncio",
 }
+UVLOOP = ("trio_realtime[uvloop]", "websockets+json[uvloop]")
+"""Clients on asyncio with uvloop's event loop (as uvicorn runs asyncio when it is installed)."""
 
 
 class Control:
@@ -362,6 +368,8 @@ SESSIONS: dict[str, Callable[[str, Control, Callable[[], None]], Awaitable[None]
     "openai": official_session,
     "websockets+json": websockets_session,
     "websockets+json[trio]": trio_floor_session,
+    "trio_realtime[uvloop]": trio_realtime_session,
+    "websockets+json[uvloop]": websockets_session,
 }
 
 
@@ -480,7 +488,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         profiler = cProfile.Profile()
         profiler.enable()
     backend = BACKEND[client]
-    anyio.run(main, backend=backend)
+    anyio.run(
+        main, backend=backend, backend_options={"use_uvloop": True} if client in UVLOOP else {}
+    )
     if spec.get("profile"):
         profiler.disable()
         profiler.dump_stats(spec["profile"])

@@ -1,7 +1,8 @@
 """The same session guarantees on every backend and transport, proven by the same tests.
 
-Each test runs three times: Trio with the ``websockets`` transport (the default), Trio
-with ``trio-websocket``, and asyncio with ``websockets``. The server is always the
+Each test runs four times: Trio with the ``websockets`` transport (the default), Trio
+with ``trio-websocket``, asyncio with ``websockets``, and the same on uvloop's event loop
+(as uvicorn runs asyncio when uvloop is installed). The server is always the
 emulator: in the test's own loop on Trio (``open_emulator``), on a thread of its own for
 asyncio (``run_emulator_in_thread``). :func:`running_emulator` also checks, on the way
 out, that no task and no socket outlived the test (and ``-W error::ResourceWarning``
@@ -11,6 +12,7 @@ turns an unclosed socket into a failure).
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -42,6 +44,14 @@ COMBINATIONS = [
     pytest.param("trio", "websockets", id="trio-websockets"),
     pytest.param("trio", "trio-websocket", id="trio-trio_websocket"),
     pytest.param("asyncio", "websockets", id="asyncio-websockets"),
+    pytest.param(
+        ("asyncio", {"use_uvloop": True}),
+        "websockets",
+        id="uvloop-websockets",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed"
+        ),
+    ),
 ]
 pytestmark = pytest.mark.parametrize(("anyio_backend", "transport"), COMBINATIONS)
 

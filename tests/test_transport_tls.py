@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib.util
 import socket
 import ssl
 from collections.abc import AsyncIterator
@@ -46,11 +47,16 @@ from trio_realtime.testing import EmulatorConnection, Faults
 
 from .test_session_matrix import running_emulator
 
+UVLOOP = pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="no uvloop")
 ENDINGS = [
     pytest.param("trio", True, id="trio-close_notify"),
     pytest.param("trio", False, id="trio-no_close_notify"),
     pytest.param("asyncio", True, id="asyncio-close_notify"),
     pytest.param("asyncio", False, id="asyncio-no_close_notify"),
+    *(
+        pytest.param(("asyncio", {"use_uvloop": True}), ending, id=f"uvloop-{name}", marks=UVLOOP)
+        for ending, name in ((True, "close_notify"), (False, "no_close_notify"))
+    ),
 ]
 with_both_endings = pytest.mark.parametrize(("anyio_backend", "close_notify"), ENDINGS)
 

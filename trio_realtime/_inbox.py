@@ -3,7 +3,8 @@
 A bounded FIFO with the semantics of an AnyIO memory object stream, made for the one
 hand-off every received event goes through: a ``deque``, one event object the consumers
 park on (created only when one parks), and one the reader parks on when the inbox is
-full. On Trio the events are Trio's own (AnyIO's wrapper costs a few µs an event).
+full. The events are the loop's own, Trio's or asyncio's (AnyIO's wrapper costs a few µs
+an event).
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ class _Event(Protocol):
 
 
 def _event_factory() -> Callable[[], _Event]:
+    """The running loop's own event class (cancellation reaches a waiter either way)."""
     if sniffio.current_async_library() == "trio":
         import trio
 
         return trio.Event
-    return anyio.Event
+    import asyncio
+
+    return asyncio.Event
 
 
 class Inbox(ObjectReceiveStream[RealtimeEvent]):

@@ -23,7 +23,7 @@ import asyncio
 import socket
 import ssl
 from collections import deque
-from typing import Protocol
+from typing import Protocol, cast
 
 import anyio
 from anyio.abc import ByteStream, SocketAttribute
@@ -243,8 +243,8 @@ class AsyncioConduit(asyncio.Protocol):
     # -- asyncio.Protocol ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # a stream transport (uvloop's are not asyncio.Transport subclasses)
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._chunks.append(data)
@@ -356,14 +356,21 @@ async def open_conduit(
     """
     if not on_trio:
         loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_connection(
-            AsyncioConduit,
-            host,
-            port,
-            ssl=tls,
-            server_hostname=host if tls is not None else None,
-            happy_eyeballs_delay=0.25,
-        )
+        server_hostname = host if tls is not None else None
+        protocol: AsyncioConduit
+        if isinstance(loop, asyncio.BaseEventLoop):  # asyncio's own loop: Happy Eyeballs
+            _, protocol = await loop.create_connection(
+                AsyncioConduit,
+                host,
+                port,
+                ssl=tls,
+                server_hostname=server_hostname,
+                happy_eyeballs_delay=0.25,
+            )
+        else:  # uvloop and other loops, which may not take happy_eyeballs_delay
+            _, protocol = await loop.create_connection(
+                AsyncioConduit, host, port, ssl=tls, server_hostname=server_hostname
+            )
         return protocol
     tcp = await anyio.connect_tcp(host, port)
     conduit = SocketConduit(tcp, tcp.extra(SocketAttribute.raw_socket))
