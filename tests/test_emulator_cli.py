@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 
+import pytest
 import trio
 
-from trio_realtime.__main__ import build_parser
+import trio_realtime as rt
+from trio_realtime.__main__ import EMULATOR_KEY_VARIABLE, build_parser, emulator_key
 
 from .test_emulator_trio import connect, receive
 
@@ -18,10 +21,25 @@ def test_serve_defaults() -> None:
     assert (args.host, args.port, args.api_key, args.audio_pace) == ("127.0.0.1", 8765, None, None)
 
 
-async def test_serve_prints_the_url_and_exits_cleanly_on_ctrl_c() -> None:
-    command = [sys.executable, "-m", "trio_realtime", "serve", "--port", "0", "--api-key", "sk-cli"]
+def test_serve_takes_its_key_from_the_flag_then_the_environment() -> None:
+    parser = build_parser()
+    environ = {EMULATOR_KEY_VARIABLE: "sk-env"}
+    assert emulator_key(parser.parse_args(["serve"]), {}) is None
+    assert emulator_key(parser.parse_args(["serve"]), environ) == "sk-env"
+    assert emulator_key(parser.parse_args(["serve", "--api-key", "sk-flag"]), environ) == "sk-flag"
+    assert emulator_key(parser.parse_args(["serve"]), {EMULATOR_KEY_VARIABLE: ""}) is None
+
+
+@pytest.mark.parametrize("key_from", ["flag", "environment"])
+async def test_serve_prints_the_url_and_exits_cleanly_on_ctrl_c(key_from: str) -> None:
+    command = [sys.executable, "-m", "trio_realtime", "serve", "--port", "0"]
+    env = {k: v for k, v in os.environ.items() if k != EMULATOR_KEY_VARIABLE}
+    if key_from == "flag":
+        command += ["--api-key", "sk-cli"]
+    else:
+        env[EMULATOR_KEY_VARIABLE] = "sk-cli"
     process = await trio.lowlevel.open_process(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )
     assert process.stdout is not None and process.stderr is not None
     try:
@@ -36,6 +54,9 @@ async def test_serve_prints_the_url_and_exits_cleanly_on_ctrl_c() -> None:
             url + "/realtime?model=gpt-realtime", [(b"Authorization", b"Bearer sk-cli")]
         ) as ws:
             assert (await receive(ws))["type"] == "session.created"
+        with pytest.raises(rt.AuthenticationError):  # only that key
+            async with rt.open_realtime_session("gpt-realtime", api_key="sk-other", url=url):
+                pass
         process.send_signal(signal.SIGINT)
         assert await process.wait() == 0
         errors = b""

@@ -7,14 +7,18 @@ Each subcommand registers itself with :func:`_add_serve`-style functions listed 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EMULATOR_KEY_VARIABLE", "build_parser", "emulator_key", "main"]
+
+EMULATOR_KEY_VARIABLE = "TRIO_REALTIME_EMULATOR_KEY"
+"""The environment variable ``serve`` reads its one accepted key from (unless --api-key)."""
 
 
 def _add_serve(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +37,10 @@ def _add_serve(subcommands: argparse._SubParsersAction[argparse.ArgumentParser])
         "--api-key",
         default=None,
         metavar="KEY",
-        help="accept only this key (default: any non-empty key)",
+        help=(
+            f"accept only this key (default: ${EMULATOR_KEY_VARIABLE} if set, else any"
+            " non-empty key; the variable keeps the key out of the process list)"
+        ),
     )
     serve.add_argument(
         "--audio-pace",
@@ -62,6 +69,13 @@ def _add_serve(subcommands: argparse._SubParsersAction[argparse.ArgumentParser])
     serve.set_defaults(handler=_serve)
 
 
+def emulator_key(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """The one key ``serve`` accepts: ``--api-key``, else the environment, else None (any)."""
+    if args.api_key is not None:
+        return str(args.api_key)
+    return environ.get(EMULATOR_KEY_VARIABLE) or None
+
+
 def _serve(args: argparse.Namespace) -> int:
     import trio
 
@@ -82,7 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
             async with open_emulator(
                 host=args.host,
                 port=args.port,
-                api_key=args.api_key,
+                api_key=emulator_key(args, os.environ),
                 audio_pace=args.audio_pace,
                 record=False,
                 replay=replay,
