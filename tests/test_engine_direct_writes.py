@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -136,6 +136,9 @@ class ScriptedTransport:
         else:
             self.wire.append(text)
         return True
+
+    def set_receiver(self, receiver: Callable[[str | bytes], bool] | None) -> None:
+        pass  # receive() only
 
     async def flush(self) -> None:
         if not self.send_pending or self._pending_text is None:

@@ -699,3 +699,44 @@ async def test_importing_trio_realtime_loads_no_websocket_library(anyio_backend:
         "assert not loaded, loaded"
     )
     await anyio.run_process([sys.executable, "-c", code])
+
+
+async def test_order_pongs_and_the_close_survive_a_small_event_buffer() -> None:
+    """Bursts, pings and a fragmented message at a slow consumer with room for 4 events.
+
+    On asyncio, messages are handed over in the loop's callback while the inbox has room
+    and wait for the reader task when it is full: the switches between the two must keep
+    the order, answer every ping and deliver the close after everything before it.
+    """
+    total = 300
+    pongs: list[bytes] = []
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.send_event(created())
+        for n in range(total):
+            if n % 50 == 25:
+                await peer.send_frame(Opcode.PING, f"ping {n}".encode())
+            if n == 100:  # one event in three fragments
+                text = json.dumps(text_delta(n))
+                await peer.send_frame(Opcode.TEXT, text[:10], fin=False)
+                await peer.send_frame(Opcode.CONT, text[10:20], fin=False)
+                await peer.send_frame(Opcode.CONT, text[20:])
+                continue
+            await peer.send_event(text_delta(n))
+        await peer.send_close(1000)
+        while (frame := await peer.receive_frame()) is not None:
+            if frame.opcode is Opcode.PONG:
+                pongs.append(bytes(frame.data))
+
+    seen: list[str] = []
+    async with raw_server(handler) as url, open_session(url, event_buffer=4) as session:
+        async for event in session:
+            if isinstance(event, ev.ResponseTextDeltaEvent):
+                seen.append(event.delta)
+                if len(seen) % 7 == 0:
+                    await anyio.wait_all_tasks_blocked()  # fall behind: the inbox fills
+        stats = session.statistics()
+    assert seen == [f"d{n} " for n in range(total)]
+    assert pongs == [f"ping {n}".encode() for n in range(25, total, 50)]
+    assert stats.peak_events_buffered == 4
+    assert stats.events_received == total + 1  # and session.created

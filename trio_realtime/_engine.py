@@ -43,6 +43,7 @@ from ._interceptors import InterceptorChain
 from ._lanes import YIELD_EVERY, AudioLane, Frame, Lane, backend_cancel_point
 from ._transport import (
     ConnectRequest,
+    FastTransport,
     Transport,
     TransportClosed,
     TransportFactory,
@@ -193,6 +194,8 @@ class Engine:
         self._work = anyio.Event()
         self._in_flight: Frame | None = None
         self._transport: Transport | None = None
+        self._fast: FastTransport | None = None
+        """The transport, when it can write and deliver without a task switch."""
         self._task_group: TaskGroup | None = None
         self._background = anyio.CancelScope()
         self._writer_done = anyio.Event()
@@ -278,7 +281,7 @@ class Engine:
         nothing waits ahead. A frame whose tail the socket did not take stays in flight
         and the writer finishes it. False: queue the frame for the writer.
         """
-        transport = self._transport
+        transport = self._fast
         if (
             not self._direct
             or transport is None
@@ -395,7 +398,8 @@ class Engine:
     async def _write_frames(self, transport: Transport) -> None:
         while not (self._closing and not self._flush):
             if self._in_flight is not None:  # written by a caller, its tail still pending
-                await transport.flush()
+                assert self._fast is not None
+                await self._fast.flush()
                 self._written(self._in_flight)
                 self._in_flight = None
                 continue
@@ -421,22 +425,16 @@ class Engine:
     async def _reader(self) -> None:
         transport = self._transport
         assert transport is not None
-        parse, observed, inbox = self._parse, self._observed, self.events
+        inbox = self.events
         put_nowait = inbox.put_nowait
         intercepting = self._chain is not None and bool(self._chain.receive_hooks)
+        fast = self._fast
+        if fast is not None and not intercepting:
+            fast.set_receiver(self._take_pushed)
         try:
             while True:
-                frame = await transport.receive()
-                self._bytes_received += _wire_size(frame)
-                if type(frame) is not str:
-                    self._frames_skipped += 1
-                    logger.warning("skipped a binary frame of %d bytes", len(frame))
-                    continue
-                try:
-                    event = parse(frame)
-                except ProtocolError as exc:
-                    self._frames_skipped += 1
-                    logger.warning("skipped a frame that is not an event: %s", exc)
+                event = self._parse_frame(await transport.receive())
+                if event is None:
                     continue
                 if intercepting:
                     assert self._chain is not None
@@ -444,25 +442,61 @@ class Engine:
                     if intercepted is None:
                         continue
                     event = intercepted
-                kind = type(event)
-                if kind is UnknownRealtimeEvent:
-                    self._unknown_events += 1
-                elif kind is ErrorEvent:
-                    self._on_error(event)  # type: ignore[arg-type]
-                if kind in observed:
-                    self._observe(event)
-                self._events_received += 1
+                self._accept(event)
                 # A closed inbox (nobody listens any more) drops the event: keep reading
                 # so pings and closes flow. A full one parks the reader: TCP pushes back.
                 if not put_nowait(event):
                     await inbox.put(event)
-                elif not self._events_received % _PEAK_SAMPLE_EVERY:
-                    inbox.peak = max(inbox.peak, len(inbox.buffer))
         except TransportClosed as exc:
             if not self._closing:
                 self._on_server_close(exc)
         finally:
+            if fast is not None:
+                fast.set_receiver(None)
             inbox.end()
+
+    def _take_pushed(self, frame: str | bytes) -> bool:
+        """The reader's work on a message the transport hands over as it arrives (asyncio).
+
+        False, before touching it, when the inbox is full or the reader task holds an
+        event waiting for room: the message then waits for the reader task, in order.
+        """
+        inbox = self.events
+        if inbox.reader_waiting or (len(inbox.buffer) >= inbox.size and not inbox.closed):
+            return False  # the reader holds an earlier event, or no room: it goes first
+        event = self._parse_frame(frame)
+        if event is not None:
+            self._accept(event)
+            inbox.put_nowait(event)
+        return True
+
+    def _parse_frame(self, frame: str | bytes) -> RealtimeEvent | None:
+        """Count a received message and parse it; None: skipped (binary, not an event)."""
+        self._bytes_received += _wire_size(frame)
+        if type(frame) is not str:
+            self._frames_skipped += 1
+            logger.warning("skipped a binary frame of %d bytes", len(frame))
+            return None
+        try:
+            return self._parse(frame)
+        except ProtocolError as exc:
+            self._frames_skipped += 1
+            logger.warning("skipped a frame that is not an event: %s", exc)
+            return None
+
+    def _accept(self, event: RealtimeEvent) -> None:
+        """Track state from an event about to be delivered, and count it."""
+        kind = type(event)
+        if kind is UnknownRealtimeEvent:
+            self._unknown_events += 1
+        elif kind is ErrorEvent:
+            self._on_error(event)  # type: ignore[arg-type]
+        if kind in self._observed:
+            self._observe(event)
+        self._events_received += 1
+        if not self._events_received % _PEAK_SAMPLE_EVERY:
+            inbox = self.events
+            inbox.peak = max(inbox.peak, len(inbox.buffer) + 1)
 
     async def _heartbeat(self, config: Heartbeat) -> None:
         transport = self._transport
@@ -752,6 +786,7 @@ async def run_engine(
                 request = await engine._chain.connect(request)
             async with factory(request) as transport:
                 engine._transport = transport
+                engine._fast = transport if isinstance(transport, FastTransport) else None
                 async with anyio.create_task_group() as task_group:
                     engine._task_group = task_group
                     task_group.start_soon(engine._run_background)

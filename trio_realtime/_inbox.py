@@ -92,6 +92,11 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
             self._putting = False
 
     @property
+    def closed(self) -> bool:
+        """:meth:`close` was called: events are dropped."""
+        return self._closed
+
+    @property
     def reader_waiting(self) -> bool:
         """The reader waits for room (a consumer that stopped reading, not a dead peer)."""
         return self._putting

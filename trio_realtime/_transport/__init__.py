@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from ._base import ConnectRequest, Transport, TransportClosed, TransportFactory
+from ._base import ConnectRequest, FastTransport, Transport, TransportClosed, TransportFactory
 
-__all__ = ["ConnectRequest", "Transport", "TransportClosed", "TransportFactory", "select_transport"]
+__all__ = [
+    "ConnectRequest",
+    "FastTransport",
+    "Transport",
+    "TransportClosed",
+    "TransportFactory",
+    "select_transport",
+]
 
 
 def select_transport(name: str | TransportFactory | None) -> TransportFactory:

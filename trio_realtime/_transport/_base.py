@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["ConnectRequest", "Transport", "TransportClosed", "TransportFactory"]
+__all__ = [
+    "ConnectRequest",
+    "FastTransport",
+    "Transport",
+    "TransportClosed",
+    "TransportFactory",
+]
 
 
 class TransportClosed(Exception):
@@ -42,29 +48,11 @@ class Transport(Protocol):
     """One open WebSocket connection, as the engine sees it.
 
     Only one task receives and only one task sends (the engine's reader and writer);
-    ``ping`` may run beside them.
+    ``ping`` may run beside them. An adapter may also implement :class:`FastTransport`.
     """
 
     async def send_text(self, text: str) -> None:
         """Send one text message. Raises TransportClosed if the connection is closed."""
-        ...
-
-    def try_send_text(self, text: str) -> bool:
-        """Send one text message now, without waiting, if the transport can; else False.
-
-        False means nothing was sent (use :meth:`send_text`). True means the message is
-        taken whole: written, or its tail pending (:attr:`send_pending`) until
-        :meth:`flush`. Adapters that cannot write synchronously always return False.
-        """
-        ...
-
-    @property
-    def send_pending(self) -> bool:
-        """A message taken by :meth:`try_send_text` is not fully written yet."""
-        ...
-
-    async def flush(self) -> None:
-        """Finish writing what :meth:`try_send_text` took. Raises TransportClosed."""
         ...
 
     async def receive(self) -> str | bytes:
@@ -81,6 +69,42 @@ class Transport(Protocol):
 
     async def abort(self) -> None:
         """Close the underlying socket at once, without a close handshake."""
+        ...
+
+
+@runtime_checkable
+class FastTransport(Transport, Protocol):
+    """A transport that can also write and deliver without a task switch (optional).
+
+    The engine checks for these once per connection: with them, a send helper writes
+    its frame itself while the writer is idle, and received messages may be handed over
+    as they arrive; without them, everything goes through the writer and the reader.
+    """
+
+    def try_send_text(self, text: str) -> bool:
+        """Send one text message now, without waiting, if that can be done; else False.
+
+        False means nothing was sent (use :meth:`send_text`). True means the message is
+        taken whole: written, or its tail pending (:attr:`send_pending`) until
+        :meth:`flush`, before anything else is sent.
+        """
+        ...
+
+    @property
+    def send_pending(self) -> bool:
+        """A message taken by :meth:`try_send_text` is not fully written yet."""
+        ...
+
+    async def flush(self) -> None:
+        """Finish writing what :meth:`try_send_text` took. Raises TransportClosed."""
+        ...
+
+    def set_receiver(self, receiver: Callable[[str | bytes], bool] | None) -> None:
+        """Hand messages to ``receiver`` as they arrive, where the adapter can (or ignore it).
+
+        ``receiver`` returns False when it cannot take a message: that one and the rest
+        then wait for :meth:`receive`, in order. :meth:`receive` alone is always enough.
+        """
         ...
 
 

@@ -23,6 +23,7 @@ import asyncio
 import socket
 import ssl
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol, cast
 
 import anyio
@@ -239,6 +240,10 @@ class AsyncioConduit(asyncio.Protocol):
         self._closed = False
         self._readable: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
+        self._nudged = False
+        self.on_data: Callable[[bytes], bool] | None = None
+        """Takes arriving bytes in the loop's callback, if it can (True), instead of
+        buffering them for :meth:`receive`: set by the transport to skip a task switch."""
 
     # -- asyncio.Protocol ---------------------------------------------------------------
 
@@ -247,6 +252,9 @@ class AsyncioConduit(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        on_data = self.on_data
+        if on_data is not None and not self._chunks and on_data(data):
+            return
         self._chunks.append(data)
         self._buffered += len(data)
         if self._buffered >= READ_BUFFER and not self._reading_paused:
@@ -273,6 +281,11 @@ class AsyncioConduit(asyncio.Protocol):
         self._writing_paused = False
         self._wake_writer()
 
+    def nudge(self) -> None:
+        """Make a waiting :meth:`receive` return (with ``b""`` if nothing arrived)."""
+        self._nudged = True
+        self._wake_reader()
+
     def _wake_reader(self) -> None:
         waiter = self._readable
         if waiter is not None:
@@ -296,12 +309,16 @@ class AsyncioConduit(asyncio.Protocol):
         while not chunks:
             if self._closed:
                 raise anyio.ClosedResourceError
+            if self._nudged:
+                self._nudged = False
+                return b""
             if self._eof:
                 if self._lost is not None:
                     raise anyio.BrokenResourceError from self._lost
                 raise anyio.EndOfStream
             self._readable = asyncio.get_running_loop().create_future()
             await self._readable
+        self._nudged = False
         data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self._buffered = 0

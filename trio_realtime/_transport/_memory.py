@@ -8,7 +8,7 @@ frames, stalls pings, closes with any code, or dies without a close frame.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -117,6 +117,9 @@ class MemoryTransport:
 
     async def flush(self) -> None:
         await anyio.lowlevel.checkpoint()
+
+    def set_receiver(self, receiver: Callable[[str | bytes], bool] | None) -> None:
+        pass  # receive() only
 
     async def receive(self) -> str | bytes:
         try:

@@ -39,14 +39,6 @@ class TrioWebSocketTransport:
         with _closed_errors():
             await self._ws.send_message(text)
 
-    send_pending = False
-
-    def try_send_text(self, text: str) -> bool:
-        return False  # trio-websocket writes only from a task
-
-    async def flush(self) -> None:
-        await trio.lowlevel.checkpoint()
-
     async def receive(self) -> str | bytes:
         with _closed_errors():
             return await self._ws.get_message()

@@ -47,7 +47,7 @@ from websockets.uri import WebSocketURI, parse_uri
 
 from .._errors import AuthenticationError, ConnectError
 from ._base import ConnectRequest, Transport, TransportClosed
-from ._conduit import RECEIVE_SIZE, Conduit, open_conduit
+from ._conduit import RECEIVE_SIZE, AsyncioConduit, Conduit, open_conduit
 
 __all__ = ["RECEIVE_SIZE", "WebSocketsTransport", "open_websockets"]
 
@@ -115,6 +115,7 @@ class WebSocketsTransport:
         self._send_broken = False
         """A write was interrupted part-way: the stream may hold half a frame."""
         self._cancel_point = _cancel_point()
+        self._receiver: Callable[[str | bytes], bool] | None = None
 
     # -- the Transport protocol ---------------------------------------------------------
 
@@ -249,6 +250,55 @@ class WebSocketsTransport:
         await self._conduit.aclose()
         self._wake_pings()
 
+    def set_receiver(self, receiver: Callable[[str | bytes], bool] | None) -> None:
+        """Hand messages to ``receiver`` as the bytes arrive, where the loop allows it.
+
+        On asyncio the bytes arrive in a callback of the loop's: the messages they hold
+        go to ``receiver`` there and then, in order, sparing the reading task a wake-up.
+        ``receiver`` returns False when it cannot take a message now; that message and
+        the ones after it then wait for :meth:`receive`, as every message does while a
+        backlog waits, and on Trio. None stops it.
+        """
+        self._receiver = receiver
+        conduit = self._conduit
+        if isinstance(conduit, AsyncioConduit):
+            conduit.on_data = self._push if receiver is not None else None
+
+    def _push(self, data: bytes) -> bool:
+        """Bytes from the loop's callback: parse them and hand out their messages now.
+
+        Declines (False: the conduit buffers them for :meth:`receive`) while earlier
+        messages wait, so the order holds. Whatever it cannot finish here (a message the
+        receiver refused, a reply that cannot be written without waiting, the close) it
+        leaves to the reading task, which it wakes.
+        """
+        protocol = self._protocol
+        receiver = self._receiver
+        messages = self._messages
+        if receiver is None or messages or protocol.state is not _OPEN:
+            return False
+        protocol.receive_data(data)
+        events = protocol.events_received()
+        if events:
+            self._process(events)
+        while messages and receiver(messages[0]):
+            messages.popleft()
+        self._collect()
+        outgoing = self._outgoing
+        if outgoing and not self._send_lock.locked() and not self._send_broken:
+            try:
+                if self._conduit.try_send(b"".join(outgoing)):
+                    outgoing.clear()
+            except _STREAM_ERRORS as exc:
+                self._send_broken = True
+                self._lost = self._lost or exc
+        if messages or outgoing or protocol.state is not _OPEN:
+            if protocol.state is not _OPEN:
+                self._wake_pings()
+            assert isinstance(self._conduit, AsyncioConduit)
+            self._conduit.nudge()
+        return True
+
     # -- reading ------------------------------------------------------------------------
 
     async def _read_some(self) -> None:
@@ -272,7 +322,8 @@ class WebSocketsTransport:
                 self._lost = exc
                 protocol.receive_eof()
             else:
-                protocol.receive_data(data)
+                if data:  # b"": woken to finish what a pushed chunk left
+                    protocol.receive_data(data)
             events = protocol.events_received()
             if events:
                 self._process(events)
