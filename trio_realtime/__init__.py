@@ -51,6 +51,7 @@ from ._translation import (
 )
 from ._transport import (
     ConnectRequest as ConnectRequest,
+    FastTransport as FastTransport,
     Transport as Transport,
     TransportClosed as TransportClosed,
     TransportFactory as TransportFactory,
@@ -73,6 +74,7 @@ __all__ = [
     "ConnectError",
     "ConnectRequest",
     "ConnectTimeout",
+    "FastTransport",
     "Heartbeat",
     "HeartbeatTimeout",
     "Interceptor",
