@@ -380,7 +380,7 @@ def _warm(client: str) -> None:
     """Imports and one-time builds, before the baseline RSS (every client pays them once)."""
     import numpy  # noqa: F401
 
-    if client == "trio_realtime":
+    if client.startswith("trio_realtime"):
         from _server import SESSION_CREATED
 
         import trio_realtime as rt
