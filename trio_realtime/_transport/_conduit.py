@@ -8,10 +8,11 @@ switch:
   non-blocking calls and Trio's ``wait_readable`` / ``wait_writable``, with TLS done here
   through an :class:`ssl.SSLObject` over memory buffers. Bytes the kernel did not take
   stay pending, in order, ahead of anything written later.
-- :class:`AsyncioConduit` (asyncio): an ``asyncio.Protocol`` on the loop's own transport
-  (TLS by asyncio): reads arrive by callback into a small bounded buffer (reading pauses
-  above it, so TCP pushes back), writes go to the transport's buffer unless it asked to
-  pause.
+- :class:`AsyncioConduit` (asyncio, uvloop): an ``asyncio.Protocol`` on the loop's own
+  transport (TLS by asyncio): arriving bytes go to ``on_data`` in the loop's callback when
+  the transport can take them there, else into a small bounded buffer for ``receive()``
+  (reading pauses above it, so TCP pushes back); writes go to the transport's buffer
+  unless it asked to pause.
 
 A conduit has no task and no lock: the transport serialises writes (one writer at a
 time) and reads (one reader at a time).
@@ -46,7 +47,10 @@ class Conduit(Protocol):
         ...
 
     async def receive(self) -> bytes:
-        """Read what has arrived (at least one byte). Raises EndOfStream or OSError."""
+        """Read what has arrived: at least one byte, or ``b""`` when woken by a nudge.
+
+        Raises EndOfStream or OSError.
+        """
         ...
 
     def try_send(self, data: bytes) -> bool:
