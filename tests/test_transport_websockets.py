@@ -34,6 +34,7 @@ import trio_realtime as rt
 from trio_realtime import events as ev
 from trio_realtime._transport import (
     ConnectRequest,
+    FastTransport,
     Transport,
     TransportClosed,
     _websockets as adapter,
@@ -497,7 +498,11 @@ async def test_a_bad_url_is_connect_error_without_the_url() -> None:
 # -- pings, closes, backpressure -------------------------------------------------------
 
 
-async def test_ping_returns_once_its_pong_is_read_and_a_pong_answers_earlier_pings() -> None:
+@pytest.mark.parametrize("pushing", [False, True], ids=["receive", "set_receiver"])
+async def test_ping_returns_once_its_pong_is_read_and_a_pong_answers_earlier_pings(
+    pushing: bool,
+) -> None:
+    """Also with messages handed over as they arrive (asyncio: the pong is read there)."""
     pings: list[bytes] = []
     answer = anyio.Event()
 
@@ -514,6 +519,9 @@ async def test_ping_returns_once_its_pong_is_read_and_a_pong_answers_earlier_pin
     received: list[str | bytes] = []
     async with raw_server(handler) as url, open_websockets(request_for(url)) as transport:
         done: list[int] = []
+        if pushing:
+            assert isinstance(transport, FastTransport)
+            transport.set_receiver(lambda message: received.append(message) is None)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(drain, transport, received)
 
