@@ -462,7 +462,7 @@ class Engine:
         event waiting for room: the message then waits for the reader task, in order.
         """
         inbox = self.events
-        if inbox.reader_waiting or (len(inbox.buffer) >= inbox.size and not inbox.closed):
+        if inbox.reader_waiting or inbox.full:
             return False  # the reader holds an earlier event, or no room: it goes first
         event = self._parse_frame(frame)
         if event is not None:

@@ -66,13 +66,17 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
 
     # -- the reader's side ------------------------------------------------------------
 
+    @property
+    def full(self) -> bool:
+        """No room for another event (a closed inbox is never full: it drops them)."""
+        return len(self.buffer) >= self.size and not self._closed
+
     def put_nowait(self, event: RealtimeEvent) -> bool:
         """Append ``event`` unless the inbox is full (False). Dropped if it was closed."""
-        buffer = self.buffer
-        if len(buffer) >= self.size and not self._closed:
+        if self.full:
             return False
         if not self._closed:
-            buffer.append(event)
+            self.buffer.append(event)
             arrived = self._arrived
             if arrived is not None:
                 self._arrived = None
@@ -90,11 +94,6 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
                 await self._room.wait()
         finally:
             self._putting = False
-
-    @property
-    def closed(self) -> bool:
-        """:meth:`close` was called: events are dropped."""
-        return self._closed
 
     @property
     def reader_waiting(self) -> bool:
