@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -562,8 +563,12 @@ def test_transcription_session(emulator: Emulator) -> None:
 def test_error_codes_keep_the_session_open(
     emulator_factory: Callable[..., Emulator],
 ) -> None:
+    answer = threading.Event()
+    """Set by the client once it saw the second response.create refused: the response
+    stays active until then, whatever the threads' timing."""
+
     async def slow_brain(request: BrainRequest) -> BrainReply:
-        await trio.sleep(0.3)
+        await trio.to_thread.run_sync(answer.wait, abandon_on_cancel=True)
         return BrainReply(text="slow")
 
     emulator = emulator_factory(brain=slow_brain)
@@ -652,6 +657,7 @@ def test_error_codes_keep_the_session_open(
             await conn.send_raw(json.dumps({"type": "response.create"}))
             await conn.send_raw(json.dumps({"type": "response.create", "event_id": "evt_second"}))
             busy = [await conn.recv(), await conn.recv()]
+            answer.set()
             events = await events_until(conn, "response.done")
             return errors + busy + events
 
