@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,29 @@ def child_main(run: Any) -> None:
     """Entry for ``--child SPEC``: run ``run(spec)`` and print its JSON on the last line."""
     spec = json.loads(sys.argv[sys.argv.index("--child") + 1])
     print(json.dumps(run(spec)), flush=True)
+
+
+def bench_main(
+    argv: list[str] | None,
+    *,
+    doc: str | None,
+    quick_help: str,
+    run: Callable[..., dict[str, Any]],
+    render: Callable[[dict[str, Any]], str],
+    child: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """The command line of a benchmark whose clients run in child processes.
+
+    ``--quick`` and ``--json``; ``--child`` (internal) runs one client and reports.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child_main(child)
+        return
+    report = run(quick=args.quick)
+    report["machine"] = machine_info()
+    print(json.dumps(report, indent=2) if args.json else render(report))

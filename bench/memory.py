@@ -27,7 +27,6 @@ not), and what the client took in or handed over. ``flat``: growth under 32 MiB 
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import json
@@ -50,8 +49,7 @@ from _common import (  # noqa: E402
     SAMPLE_RATE,
     RssSampler,
     ServerProcess,
-    child_main,
-    machine_info,
+    bench_main,
     run_child,
 )
 
@@ -393,17 +391,14 @@ def render(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="smaller volumes, shorter stalls")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        child_main(child)
-        return
-    report = run(quick=args.quick)
-    report["machine"] = machine_info()
-    print(json.dumps(report, indent=2) if args.json else render(report))
+    bench_main(
+        argv,
+        doc=__doc__,
+        quick_help="smaller volumes, shorter stalls",
+        run=run,
+        render=render,
+        child=child,
+    )
 
 
 if __name__ == "__main__":

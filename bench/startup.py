@@ -26,7 +26,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -43,8 +42,7 @@ from _common import (  # noqa: E402
     MODEL,
     ROOT,
     ServerProcess,
-    child_main,
-    machine_info,
+    bench_main,
     median,
     run_child,
 )
@@ -226,17 +224,7 @@ def render(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="short run")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        child_main(child)
-        return
-    report = run(quick=args.quick)
-    report["machine"] = machine_info()
-    print(json.dumps(report, indent=2) if args.json else render(report))
+    bench_main(argv, doc=__doc__, quick_help="short run", run=run, render=render, child=child)
 
 
 if __name__ == "__main__":
