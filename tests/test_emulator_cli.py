@@ -11,7 +11,7 @@ import pytest
 import trio
 
 import trio_realtime as rt
-from trio_realtime.__main__ import EMULATOR_KEY_VARIABLE, build_parser, emulator_key
+from trio_realtime._cli import EMULATOR_KEY_VARIABLE, build_parser, emulator_key
 
 from .test_emulator_trio import connect, receive
 

@@ -30,7 +30,7 @@ from trio_websocket import WebSocketConnection, wrap_client_stream
 
 import trio_realtime as rt
 from trio_realtime import audio, events as ev
-from trio_realtime.__main__ import build_parser
+from trio_realtime._cli import build_parser
 from trio_realtime.testing import Emulator, open_emulator, run_emulator_in_thread
 
 from .test_emulator_trio import AUTH, connect, expect_close, receive, send

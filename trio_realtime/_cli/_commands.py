@@ -14,9 +14,9 @@ import numpy as np
 import numpy.typing as npt
 import trio
 
-from . import audio, events as ev
-from ._session import open_realtime_session, open_transcription_session
-from ._translation import TranslationResult, open_translation_session
+from .. import audio, events as ev
+from .._session import open_realtime_session, open_transcription_session
+from .._translation import TranslationResult, open_translation_session
 
 __all__ = [
     "CommandError",
@@ -55,7 +55,7 @@ async def target(
     """The service to use: the given URL/key, or the embedded emulator when no key is set."""
     key = api_key or os.environ.get("OPENAI_API_KEY")
     if force_emulator or (key is None and url is None):
-        from .testing import open_emulator
+        from ..testing import open_emulator
 
         async with open_emulator(record=False) as emulator:
             yield Target(emulator.url, "sk-local", emulator=True)
@@ -245,7 +245,7 @@ async def record_events(
     With ``message``, sends it and stops after the response; otherwise runs until
     interrupted. Only the API key is kept out of the recording.
     """
-    from ._interceptors import RecordingInterceptor
+    from .._interceptors import RecordingInterceptor
 
     interceptors = [RecordingInterceptor(output)] if output is not None else []
     count = 0

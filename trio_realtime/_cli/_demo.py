@@ -16,10 +16,10 @@ from typing import TextIO
 import numpy as np
 import trio
 
-from . import audio, events as ev
+from .. import audio, events as ev
+from .._session import RealtimeSession, open_realtime_session
+from .._translation import TranslationResult, open_translation_session
 from ._commands import target
-from ._session import RealtimeSession, open_realtime_session
-from ._translation import TranslationResult, open_translation_session
 
 __all__ = ["DemoSummary", "run_demo"]
 
