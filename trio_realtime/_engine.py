@@ -181,7 +181,7 @@ class Engine:
         self._close_reported = False
         self._heartbeat_config = heartbeat
         self._close_timeout = close_timeout
-        self.events = Inbox(event_buffer)
+        self.events: Inbox = Inbox(event_buffer)
         """The received events, in order (a bounded AnyIO receive stream).
 
         Prefer ``async for event in session``: iterating ``events`` itself ends quietly

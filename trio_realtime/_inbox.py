@@ -53,7 +53,7 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
     def __init__(self, size: int) -> None:
         self.size = size
         self.buffer: deque[RealtimeEvent] = deque()
-        self.peak = 0
+        self.peak: int = 0
         """The most events seen waiting at once (sampled by the reader; exact when full)."""
         self._new_event = _event_factory()
         self._arrived: _Event | None = None
@@ -148,6 +148,7 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         return self._take()
 
     async def receive(self) -> RealtimeEvent:
+        """The next event, waiting for it; always a checkpoint. Raises as :meth:`get`."""
         await anyio.lowlevel.checkpoint_if_cancelled()
         return await self.get()
 
@@ -162,6 +163,7 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
             room.set()
 
     async def aclose(self) -> None:
+        """Close the inbox (see :meth:`close`), then checkpoint."""
         self.close()
         await anyio.lowlevel.checkpoint()
 
