@@ -52,7 +52,7 @@ async def the_shape(url: str | None = None, api_key: str | None = None) -> str:
 
 # -- an interceptor: sync and async hooks, dropping events ------------------------------
 class TextDeltaCounter(rt.Interceptor):
-    """Counts text deltas, adds a header on connect and drops nothing."""
+    """Counts text deltas, hides rate-limit events, adds a header on connect."""
 
     def __init__(self) -> None:
         self.deltas = 0
@@ -64,11 +64,11 @@ class TextDeltaCounter(rt.Interceptor):
         return rt.ConnectRequest(request.url, headers, request.subprotocols)
 
     async def on_receive(self, event: rt.RealtimeEvent) -> rt.RealtimeEvent | None:
-        """Count the text deltas (an async hook)."""
+        """Count the text deltas, hide the rate limits (an async hook)."""
         await trio.lowlevel.checkpoint()
         if isinstance(event, ev.ResponseTextDeltaEvent):
             self.deltas += 1
-        return event
+        return None if isinstance(event, ev.RateLimitsUpdatedEvent) else event
 
     def on_close(self, code: int, reason: str) -> None:
         """Remember the close code."""
@@ -108,18 +108,31 @@ async def client_form(emulator: Emulator, recording: Path) -> None:
             arguments: dict[str, Any] = json.loads(fn.arguments)
             result = {"city": arguments.get("city"), "sky": "clear"}
             await call.send_function_output(fn.call_id or "", result, create_response=True)
+        async for event in call:  # the model's answer, with the tool's result
+            if isinstance(event, ev.ResponseDoneEvent):
+                status: str | None = event.response.status  # an open Literal
+                assert status == "completed"
+                break
         try:
             await call.update_session(ev.SessionConfig(instructions="Be brief."))
         except rt.ServerError as error:
             assert_type(error.code, str | None)
-        connection = await emulator.wait_connection()
+        connection = await emulator.wait_connection(2)  # the_shape's was the first
         assert_type(connection, EmulatorConnection)
+        assert connection.headers["x-app"] == "typed-usage"
     assert_type(metrics.turns, list[rt.TurnMetrics])
+    assert len(metrics.turns) == 2
     assert_type(metrics.statistics().median_first_text_ms, float | None)
-    assert counter.closed_with == 1000
+    assert counter.deltas > 0 and counter.closed_with == 1000
     saved = rt.read_recording(recording)
     assert_type(saved, rt.Recording)
     assert saved.entries
+
+    translation = {"audio": {"output": {"language": "es"}}}
+    async with client.connect_translation(session=translation) as t:
+        assert_type(t, rt.RealtimeTranslationSession)
+        updated = await t.set_language("fr")
+        assert_type(updated, ev.TranslationSession)
 
     secret = await client.create_client_secret(config, expires_after=600)
     assert_type(secret, rt.ClientSecret)
