@@ -37,7 +37,7 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
     def __init__(self, size: int, new_event: Callable[[], LoopEvent] | None = None) -> None:
         self.size = size
         self.buffer: deque[RealtimeEvent] = deque()
-        self.peak = 0
+        self.peak: int = 0
         """The most events seen waiting at once (sampled by the reader; exact when full)."""
         self._new_event = new_event or current_backend().new_event
         self._arrived: LoopEvent | None = None
@@ -168,6 +168,7 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         return self._take()
 
     async def receive(self) -> RealtimeEvent:
+        """The next event, waiting for it; always a checkpoint. Raises as :meth:`get`."""
         await anyio.lowlevel.checkpoint_if_cancelled()
         return await self.get()
 
@@ -188,6 +189,7 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         return unread
 
     async def aclose(self) -> None:
+        """Close the inbox (see :meth:`close`), then checkpoint."""
         self.close()
         await anyio.lowlevel.checkpoint()
 
