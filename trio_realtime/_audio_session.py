@@ -236,5 +236,5 @@ class AudioSession(Engine):
     def _audio_dropped_ms(self) -> float:
         return self._feed.dropped_ms
 
-    def _background_tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-        return [*super()._background_tasks(), self._audio_pump]
+    def _session_tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        return [*super()._session_tasks(), self._audio_pump]

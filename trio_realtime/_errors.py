@@ -21,6 +21,7 @@ __all__ = [
     "InterceptorError",
     "ProtocolError",
     "RealtimeError",
+    "ResumeExhausted",
     "ServerError",
     "SessionClosed",
     "Unsent",
@@ -95,6 +96,15 @@ class SessionClosed(RealtimeError):
         super().__init__(f"the session closed with code {code}{detail}")
         self.code = code
         self.reason = reason
+
+
+class ResumeExhausted(SessionClosed):
+    """The session could not move to a new connection within the resume policy's attempts
+    and time; ``code`` is the close that started it, ``__cause__`` the last attempt's error."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(code)
+        self.args = (message,)
 
 
 class HeartbeatTimeout(RealtimeError):

@@ -31,10 +31,11 @@ from ..events import ErrorEvent, RealtimeEvent, UnknownRealtimeEvent, parse_clie
 from ._backend import Pace, current_backend
 from ._heartbeat import run_heartbeat
 from ._inbox import Inbox
-from ._lifecycle import NORMAL_CLOSE, Lifecycle
+from ._lifecycle import NORMAL_CLOSE, Drop, Lifecycle
 from ._options import SessionOptions
 from ._outbox import Frame, Outbox, wire_size
 from ._replies import Replies
+from ._resume import ResumePolicy, ResumeReason
 from ._stats import PEAK_SAMPLE_EVERY, ReceiveCounters, SessionStatistics, snapshot
 
 __all__ = ["Engine"]
@@ -61,6 +62,9 @@ class Engine:
         chain = InterceptorChain(options["interceptors"])
         self._chain = chain if chain.interceptors else None
         self._heartbeat_config = options["heartbeat"]
+        self._connect_timeout = options["connect_timeout"]
+        self._resume: ResumePolicy | None = None
+        """How this session survives drops and the time cap (None: it does not)."""
         self._life = Lifecycle(options["close_timeout"])
         self.events: Inbox = Inbox(event_buffer, backend.new_event)
         """The received events, in order (a bounded AnyIO receive stream).
@@ -164,7 +168,8 @@ class Engine:
                         if intercepted is None:
                             continue
                         event = intercepted
-                    self._accept(event)
+                    if not self._accept(event):
+                        continue
                 except TransportClosed:
                     raise
                 except Exception as exc:
@@ -175,12 +180,14 @@ class Engine:
                 if not put_nowait(event):
                     await inbox.put(event)
         except TransportClosed as exc:
-            if not self._outbox.closing:
+            if not self._outbox.closing and self._life.drop is None:
                 self._on_server_close(exc)
         finally:
             if fast is not None:
                 fast.set_receiver(None)
-            inbox.end()
+            if self._life.drop is None:
+                inbox.end()  # else the session moves on to a new connection
+            self._life.connection_over()
 
     def _take_pushed(self, frame: str | bytes) -> bool:
         """The reader's work on a message the transport hands over as it arrives (asyncio).
@@ -195,8 +202,7 @@ class Engine:
             return False  # the reader holds an earlier event, or no room: it goes first
         try:
             event = self._parse_frame(frame)
-            if event is not None:
-                self._accept(event)
+            if event is not None and self._accept(event):
                 inbox.put_nowait(event)
         except Exception as exc:
             self._fail_handling(exc)
@@ -226,21 +232,22 @@ class Engine:
             logger.warning("skipped a frame that is not an event: %s", exc)
             return None
 
-    def _accept(self, event: RealtimeEvent) -> None:
-        """Track state from an event about to be delivered, and count it."""
+    def _accept(self, event: RealtimeEvent) -> bool:
+        """Track state from an event about to be delivered, and count it; False: hide it."""
         kind = type(event)
         if kind is UnknownRealtimeEvent:
             self._counters.unknown_events += 1
         elif kind is ErrorEvent:
             self._last_error = event  # type: ignore[assignment]
             self._replies.on_error(event)  # type: ignore[arg-type]
-        if kind in self._observed:
-            self._observe(event)
+        if kind in self._observed and self._observe(event) is False:
+            return False
         counters = self._counters
         counters.events_received += 1
         if not counters.events_received % PEAK_SAMPLE_EVERY:
             inbox = self.events
             inbox.peak = max(inbox.peak, len(inbox.buffer) + 1)
+        return True
 
     async def _intercept(
         self,
@@ -260,8 +267,10 @@ class Engine:
     _observed: frozenset[type[RealtimeEvent]] = frozenset()
     """The event classes :meth:`_observe` wants to see (the others skip it)."""
 
-    def _observe(self, event: RealtimeEvent) -> None:
-        """Track session state from ``event`` before it is delivered (subclasses)."""
+    def _observe(self, event: RealtimeEvent) -> bool | None:
+        """Track session state from ``event`` before it is delivered (subclasses); return
+        False to keep it from the application (a reply to the session's own request)."""
+        return None
 
     def _session_reported(
         self, session_id: str | None, *, created: bool, event: RealtimeEvent
@@ -301,6 +310,15 @@ class Engine:
         if exc.code == NORMAL_CLOSE and self._life.is_open:
             return  # the events stream ends; iteration stops
         error = self._last_error.error if self._last_error is not None else None
+        policy = self._resume
+        if policy is not None and self._life.is_open:
+            error_code = error.code if error is not None else None
+            if policy.resumes_close(exc.code, error_code):
+                why: ResumeReason = "close"
+                if error_code == "session_expired":
+                    why = "session_expired"
+                self._life.dropped(Drop(why, exc.code, exc.reason))
+                return
         reason = exc.reason or (f"{error.type}.{error.code}" if error is not None else "")
         failure: RealtimeError
         if (error is not None and error.code == "invalid_api_key") or exc.code == 3000:
@@ -314,6 +332,10 @@ class Engine:
         self._fail(failure, code=NORMAL_CLOSE)
 
     def _on_dead_peer(self, timeout: float) -> None:
+        policy = self._resume
+        if policy is not None and policy.on_heartbeat_timeout and self._life.is_open:
+            self._life.dropped(Drop("heartbeat", 1006, f"no pong within {timeout:g} s"))
+            return
         self._fail(
             HeartbeatTimeout(f"no pong within {timeout:g} s: the peer is gone"),
             code=1011,
@@ -392,8 +414,16 @@ class Engine:
         """A frozen snapshot of counters and queue depths."""
         return self._statistics()
 
-    def _background_tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-        """The session's tasks: reader, writer, heartbeat (subclasses add theirs)."""
+    def _session_tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """Tasks that live as long as the session, across connections (subclasses)."""
+        return []
+
+    async def _resume_on(self, transport: Transport, drop: Drop, attempt: int) -> None:
+        """Bring a new connection up to where the last one was (sessions that resume)."""
+        raise NotImplementedError(f"{type(self).__name__} does not resume")
+
+    def _connection_tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """The tasks of one connection: reader, writer, heartbeat (subclasses add theirs)."""
         tasks: list[Callable[[], Coroutine[Any, Any, None]]] = [
             self._reader,
             self._outbox.run_writer,
@@ -411,7 +441,7 @@ class Engine:
         return tasks
 
     def _attach(self, transport: Transport) -> None:
-        """Use ``transport`` for this connection."""
+        """Use ``transport`` for this connection: receive on it, and write to it."""
         self._transport = transport
         hook = self._send_hook if self._chain is not None and self._chain.send_hooks else None
         self._outbox.attach(transport, hook)

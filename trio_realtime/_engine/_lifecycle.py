@@ -4,8 +4,11 @@ raise exactly one exception.
 States (:class:`State`)::
 
     CONNECTING --session.created--> OPEN --failure--> FAILED --+
-         |                            |                          +--> CLOSING --> CLOSED
-         +--------failure-------------+--aclose / the block ends-+
+         |                          ^  |                          +--> CLOSING --> CLOSED
+         |          resumed         |  +--aclose / the block ends-+
+         |                          |  | a drop the resume policy takes
+         |                     RESUMING <--+  (failure when the attempts run out)
+         +--------failure--------------------------------------->
 
 A failure (a close other than 1000, a drop, a heartbeat timeout, an interceptor's error)
 is recorded once: the outbox stops and wakes its waiters with it, every reply waiter gets
@@ -19,24 +22,40 @@ and the failure's ``unread`` carries the events it did not take.
 from __future__ import annotations
 
 import enum
-import math
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 
 from .._endpoint import build_connect_request
-from .._errors import ConnectTimeout, RealtimeError, Unsent
-from .._transport import ConnectRequest, TransportFactory, select_transport
+from .._errors import (
+    AuthenticationError,
+    ConnectTimeout,
+    RealtimeError,
+    ResumeExhausted,
+    Unsent,
+)
+from .._transport import (
+    ConnectRequest,
+    Transport,
+    TransportClosed,
+    TransportFactory,
+    select_transport,
+)
 from ._inbox import Inbox
 from ._options import SessionOptions
+from ._resume import ResumeReason
 
 if TYPE_CHECKING:
     from ._core import Engine
 
-__all__ = ["NORMAL_CLOSE", "Lifecycle", "State", "open_engine", "run_engine"]
+__all__ = ["NORMAL_CLOSE", "Drop", "Lifecycle", "State", "open_engine", "run_engine"]
+
+logger = logging.getLogger("trio_realtime.session")
 
 NORMAL_CLOSE = 1000
 
@@ -48,6 +67,8 @@ class State(enum.Enum):
     """Opening the connection; waiting for ``session.created``."""
     OPEN = "open"
     """``session.created`` arrived; sending and receiving."""
+    RESUMING = "resuming"
+    """The connection ended in a way the resume policy takes: moving to a new one."""
     FAILED = "failed"
     """A failure ended the connection; the block may still read what arrived before it."""
     CLOSING = "closing"
@@ -71,10 +92,17 @@ class Lifecycle:
         self.unsent = Unsent()
         self.background = anyio.CancelScope()
         """The reader, writer, heartbeat and audio pump run in here."""
+        self.connection_scope: anyio.CancelScope | None = None
+        """The current connection's reader, writer and heartbeat run in here."""
         self.task_group: TaskGroup | None = None
         """The group the caller's block runs in (set by :func:`run_engine`)."""
         self.body_running = False
+        self.drop: Drop | None = None
+        """Why the current connection is being replaced (RESUMING), else None."""
+        self.resumptions = 0
         self._opened = anyio.Event()
+        self._closed = anyio.Event()
+        self._connection_over = anyio.Event()
         self._watch: anyio.CancelScope | None = None
 
     @property
@@ -103,9 +131,32 @@ class Lifecycle:
         """The server's close frame (or a drop, 1006) arrived."""
         self.server_close = (code, reason)
 
+    def dropped(self, drop: Drop) -> None:
+        """The connection ended in a way the resume policy takes: replace it."""
+        if self.state is State.OPEN:
+            self.state = State.RESUMING
+            self.drop = drop
+            self._connection_over.set()
+
+    def connection_over(self) -> None:
+        """The current connection's reader has ended."""
+        self._connection_over.set()
+
+    async def wait_connection_over(self) -> None:
+        """Wait until the current connection ends (or is to be replaced)."""
+        await self._connection_over.wait()
+
+    def resumed(self) -> None:
+        """The session is on a new connection."""
+        self.drop = None
+        self.resumptions += 1
+        self._connection_over = anyio.Event()
+        if self.state is State.RESUMING:
+            self.state = State.OPEN
+
     def fail(self, failure: RealtimeError, code: int, reason: str) -> bool:
         """Record ``failure`` if it is the first and the session is not closing; True if so."""
-        if self.state is not State.CONNECTING and self.state is not State.OPEN:
+        if self.state not in (State.CONNECTING, State.OPEN, State.RESUMING):
             if self.failure is None and self.state is State.CLOSING:
                 self.failure = failure  # raised at the end, nothing left to stop
             return False
@@ -115,9 +166,10 @@ class Lifecycle:
         return True
 
     def stop_tasks(self, inbox: Inbox) -> None:
-        """After a failure: stop the background tasks, and end the caller's block by the
-        rule in the module docstring."""
-        self.background.cancel()
+        """After a failure: stop the connection's tasks (the connection itself stays for the
+        close handshake), and end the caller's block by the rule in the module docstring."""
+        if self.connection_scope is not None:
+            self.connection_scope.cancel()
         group = self.task_group
         if group is None:
             return
@@ -160,6 +212,11 @@ class Lifecycle:
         self.unsent = unsent
         if self.failure is not None:
             self.failure.unsent = unsent
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until the close has run (:meth:`closed`)."""
+        await self._closed.wait()
 
     def stop_background(self) -> None:
         """Stop whatever background task is left."""
@@ -185,18 +242,164 @@ def first_leaf(exc: BaseException) -> BaseException:
     return exc
 
 
-async def _run_background(engine: Engine) -> None:
-    with engine._life.background:
+@dataclass(frozen=True)
+class Drop:
+    """Why a connection is being replaced."""
+
+    reason: ResumeReason
+    code: int
+    """The close code (1006: no close frame came; 1000 for a rollover)."""
+    detail: str = ""
+    """The close reason, or what happened."""
+
+
+async def _serve_connection(
+    engine: Engine,
+    transport: Transport,
+    *,
+    resume: tuple[Drop, int] | None,
+    opened: Callable[[], Awaitable[None]],
+) -> None:
+    """Run one connection's tasks until it ends; ``resume``: the drop and attempt it replaces.
+
+    A resumed connection is brought up to date (``engine._resume_on``) before anything
+    else is written to it or read from it. When the connection ends in a way the resume
+    policy takes, its writer stops at a frame boundary and the socket is aborted, so a
+    send stuck on a dead socket cannot hold the move up.
+    """
+    life = engine._life
+    if resume is None:
+        engine._attach(transport)
+    else:
+        engine._transport = transport
+        with anyio.fail_after(engine._connect_timeout):
+            await engine._resume_on(transport, *resume)
+        engine._attach(transport)
+        life.resumed()
+    with anyio.CancelScope() as life.connection_scope:
         async with anyio.create_task_group() as tasks:
-            for task in engine._background_tasks():
+            for task in engine._connection_tasks():
                 tasks.start_soon(task)
+            await opened()
+            await life.wait_connection_over()
+            drop = life.drop
+            if drop is None:
+                await anyio.sleep_forever()  # until a failure or the close stops the tasks
+                return
+            engine._outbox.stop_writing()
+            with anyio.CancelScope(shield=True):
+                if drop.reason == "rollover":
+                    with anyio.move_on_after(life.close_timeout):
+                        await transport.aclose(NORMAL_CLOSE, "rollover")
+                await transport.abort()
+            tasks.cancel_scope.cancel()
+    if life.drop is None:
+        await anyio.sleep_forever()  # the close handshake still needs this connection
+    engine._outbox.detach()
+
+
+async def _run_connections(
+    engine: Engine,
+    factory: TransportFactory,
+    request: Callable[[], Awaitable[ConnectRequest]],
+    opening: Callable[[], Awaitable[None]],
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """The session's connections, one after another: the first, then one for every drop
+    the resume policy takes, until the session ends or the attempts run out."""
+    life = engine._life
+
+    async def first_opened() -> None:
+        await life.wait_opened()
+        await opening()
+        task_status.started()
+
+    async def ready() -> None:
+        pass
+
+    with life.background:
+        async with anyio.create_task_group() as session_tasks:
+            for task in engine._session_tasks():
+                session_tasks.start_soon(task)
+            async with factory(await request()) as transport:
+                try:
+                    await _serve_connection(engine, transport, resume=None, opened=first_opened)
+                except BaseException:
+                    await _close_while_connected(engine)
+                    raise
+            policy = engine._resume
+            while life.drop is not None and policy is not None:
+                drop = life.drop
+                logger.info("the connection ended (%s, %d): resuming", drop.reason, drop.code)
+                started = anyio.current_time()
+                attempt = 0
+                last: BaseException | None = None
+                while True:
+                    attempt += 1
+                    spent = anyio.current_time() - started
+                    if attempt > policy.max_attempts or spent > policy.max_total:
+                        engine._fail(_exhausted(drop, attempt - 1, spent, last), code=drop.code)
+                        return
+                    await anyio.sleep(policy.delay(attempt))
+                    try:
+                        with anyio.fail_after(engine._connect_timeout):
+                            connecting = factory(await request())
+                            transport = await connecting.__aenter__()
+                    except AuthenticationError as exc:
+                        engine._fail(exc)
+                        return
+                    except Exception as exc:
+                        last = first_leaf(exc)
+                        logger.info("resume attempt %d failed: %s", attempt, last)
+                        continue
+                    try:
+                        await _serve_connection(
+                            engine, transport, resume=(drop, attempt), opened=ready
+                        )
+                    except (RealtimeError, TransportClosed, TimeoutError) as exc:
+                        last = exc
+                        logger.info("resume attempt %d failed: %s", attempt, exc)
+                        continue
+                    except BaseException:
+                        await _close_while_connected(engine)
+                        raise
+                    finally:
+                        with anyio.CancelScope(shield=True):
+                            await connecting.__aexit__(None, None, None)
+                    break
+
+
+async def _close_while_connected(engine: Engine) -> None:
+    """The connection task is ending (cancelled, or it failed): the close handshake runs
+    first, while the connection is still there (the block's end runs it; before the block
+    started, this does)."""
+    life = engine._life
+    with anyio.CancelScope(shield=True):
+        if life.body_running:
+            with anyio.move_on_after(2 * life.close_timeout):
+                await life.wait_closed()
+        else:
+            await engine._shutdown()
+
+
+def _exhausted(
+    drop: Drop, attempts: int, spent: float, last: BaseException | None
+) -> RealtimeError:
+    failure = ResumeExhausted(
+        drop.code,
+        f"could not resume after {attempts} attempt{'s' if attempts != 1 else ''} "
+        f"in {spent:.1f} s ({drop.reason}{': ' + drop.detail if drop.detail else ''})",
+    )
+    failure.__cause__ = last
+    return failure
 
 
 @asynccontextmanager
 async def run_engine(
     engine: _E,
     factory: TransportFactory,
-    request: ConnectRequest,
+    request: ConnectRequest | Callable[[], Awaitable[ConnectRequest]],
     *,
     connect_timeout: float,
     opening: Callable[[_E], Awaitable[Any]] | None = None,
@@ -204,8 +407,9 @@ async def run_engine(
     """Connect ``engine``, run its tasks around the caller's block, and close it.
 
     The block starts once the server's first event arrived (and ``opening``, run with the
-    engine, returned). On the way out the block raises exactly one exception, the first
-    row that applies:
+    engine, returned). ``request`` may be a function making one per connect (a key
+    provider is asked again when the session moves to a new connection). On the way out
+    the block raises exactly one exception, the first row that applies:
 
     ====  ===============================================  ==================================
     row   what happened                                    the ``async with`` raises
@@ -224,27 +428,33 @@ async def run_engine(
     life = engine._life
     user_exc: BaseException | None = None
     raised: BaseException | None = None
+    chain = engine._chain
+
+    async def connect_request() -> ConnectRequest:
+        made = await request() if callable(request) else request
+        return await chain.connect(made) if chain is not None else made
+
+    async def open_session() -> None:
+        if opening is not None:
+            await opening(engine)
+
+    connect_scope = anyio.CancelScope(deadline=anyio.current_time() + connect_timeout)
     try:
-        with anyio.CancelScope(deadline=anyio.current_time() + connect_timeout) as connect_scope:
-            if engine._chain is not None:
-                request = await engine._chain.connect(request)
-            async with factory(request) as transport:
-                engine._attach(transport)
-                async with anyio.create_task_group() as task_group:
-                    life.task_group = task_group
-                    task_group.start_soon(_run_background, engine)
+        async with anyio.create_task_group() as task_group:
+            life.task_group = task_group
+            try:
+                with connect_scope:
+                    await task_group.start(
+                        _run_connections, engine, factory, connect_request, open_session
+                    )
+                    life.body_running = True
+                if life.body_running:
                     try:
-                        await life.wait_opened()
-                        if opening is not None:
-                            await opening(engine)
-                        connect_scope.deadline = math.inf
-                        life.body_running = True
-                        try:
-                            yield engine
-                        except BaseException as exc:
-                            user_exc = exc
-                    finally:
-                        await engine._shutdown(flush=life.body_running and user_exc is None)
+                        yield engine
+                    except BaseException as exc:
+                        user_exc = exc
+            finally:
+                await engine._shutdown(flush=life.body_running and user_exc is None)
     except BaseException as exc:
         raised = exc
     finally:
@@ -283,15 +493,24 @@ async def open_engine(
     caller's block starts.
     """
     factory = select_transport(options["transport"])
-    request = await build_connect_request(
-        path=path,
-        query=query,
-        api_key=options["api_key"],
-        url=options["url"],
-        azure=options["azure"],
-        headers=options["headers"],
-        max_message_size=options["max_message_size"],
-    )
+
+    async def request() -> ConnectRequest:
+        return await build_connect_request(
+            path=path,
+            query=query,
+            api_key=options["api_key"],
+            url=options["url"],
+            azure=options["azure"],
+            headers=options["headers"],
+            max_message_size=options["max_message_size"],
+        )
+
+    first = await request()  # a bad URL or a missing key fails before anything starts
+    requests = iter([first])
+
+    async def next_request() -> ConnectRequest:
+        return next(requests, None) or await request()
+
     engine = make_engine(options)
 
     async def configure(opened: _E) -> None:
@@ -301,7 +520,7 @@ async def open_engine(
     async with run_engine(
         engine,
         factory,
-        request,
+        next_request,
         connect_timeout=options["connect_timeout"],
         opening=configure,
     ) as opened:

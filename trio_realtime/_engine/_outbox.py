@@ -8,7 +8,7 @@ Invariants, each kept in the one place named (tested in ``tests/test_outbox.py``
 
 1. **Whole frames.** A frame reaches the transport whole under any cancellation: a caller
    writes only through the transport's synchronous ``try_send_text`` (all or nothing), and
-   the writer writes under a shield. A frame whose tail the socket has not taken yet is
+   the writer shields each write. A frame whose tail the socket has not taken yet is
    *in flight* and is finished before any other (:meth:`Outbox._write_frames`).
 2. **Control before queued audio.** Urgent frames (``response.cancel``, truncation) go
    first of all; other control frames go ahead of queued audio unless they wait for a
@@ -113,8 +113,44 @@ class Outbox:
         """Write to ``transport`` from now on (directly too, if it can and no hook rewrites)."""
         self._transport = transport
         self._send_hook = send_hook
+        self._writer_done = anyio.Event()
         fast = transport if isinstance(transport, FastTransport) else None
         self._fast = fast if send_hook is None else None
+        if self.control_queued or self._audio:
+            self._wake_writer()
+
+    def stop_writing(self) -> None:
+        """The connection is going away: write nothing more to it (the writer leaves at the
+        next frame boundary; frames wait for the next :meth:`attach`)."""
+        self._transport = None
+        self._fast = None
+        self._wake_writer()
+
+    def detach(self) -> None:
+        """After the writer has left a dead connection: the frame it was writing (or a
+        caller's, with its tail pending) goes back first in line, unwritten."""
+        self.stop_writing()
+        frame = self._in_flight
+        self._in_flight = None
+        if frame is None:
+            return
+        if frame.is_barrier or frame.audio_ms:
+            self._audio.appendleft(frame)
+            if frame.is_barrier:
+                self.control_room.adjust(1)
+            else:
+                self.audio_queued_ms += frame.audio_ms
+                self.audio_room.adjust(frame.audio_ms)
+        else:
+            self._urgent.appendleft(frame)  # it had its turn already: it goes first
+            self.urgent_room.adjust(1)
+
+    @property
+    def pending(self) -> tuple[int, float]:
+        """Frames not written yet (the one in flight included) and the audio among them (ms)."""
+        frames = self.control_queued + len(self._audio) + (self._in_flight is not None)
+        in_flight_ms = self._in_flight.audio_ms if self._in_flight is not None else 0.0
+        return frames, self.audio_queued_ms + in_flight_ms
 
     @property
     def audio_capacity_ms(self) -> float:
@@ -281,27 +317,27 @@ class Outbox:
 
     async def run_writer(self) -> None:
         """The writer task: write queued frames until closed (after flushing them when
-        :meth:`close` asked) or until the connection closes under it.
+        :meth:`close` asked), detached, or the connection closes under it.
 
-        Shielded as a whole, so a frame is never cut in half; it leaves when
-        :meth:`close` wakes it.
+        Each write is shielded, so a frame is never cut in half; waiting for work is not,
+        so cancelling the writer ends it between frames.
         """
-        with anyio.CancelScope(shield=True):
-            try:
-                await self._write_frames()
-            except TransportClosed:
-                pass  # the reader reports why the connection ended
-            finally:
-                self._writer_done.set()
+        try:
+            await self._write_frames()
+        except TransportClosed:
+            pass  # the reader reports why the connection ended
+        finally:
+            self._writer_done.set()
 
     async def _write_frames(self) -> None:
         transport = self._transport
         assert transport is not None, "attach() a transport first"
         hook = self._send_hook
-        while not (self._closing and not self._flush):
+        while not (self._closing and not self._flush) and self._transport is transport:
             if self._in_flight is not None:  # written by a caller, its tail still pending
-                assert self._fast is not None
-                await self._fast.flush()
+                assert isinstance(transport, FastTransport)
+                with anyio.CancelScope(shield=True):
+                    await transport.flush()
                 self._count(self._in_flight, self._in_flight.text)
                 self._in_flight = None
                 continue
@@ -320,7 +356,8 @@ class Outbox:
                     self._in_flight = None
                     continue
                 text = rewritten
-            await transport.send_text(text)
+            with anyio.CancelScope(shield=True):
+                await transport.send_text(text)
             self._in_flight = None
             self._count(frame, text)
 
