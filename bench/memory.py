@@ -269,13 +269,13 @@ def _warm(client: str) -> None:
 _EMULATOR = """
 import sys, trio
 sys.path.insert(0, {root!r})
-from trio_realtime.testing import Faults, serve_emulator
+from trio_realtime.testing import Faults, Retention, serve_emulator
 
 async def main():
     async with trio.open_nursery() as nursery:
         emulator = await nursery.start(lambda task_status: serve_emulator(
-            faults=Faults(stall_after_events=1), record=False, ping_interval=None,
-            task_status=task_status))
+            faults=Faults(stall_after_events=1), retention=Retention(events=False),
+            ping_interval=None, task_status=task_status))
         print(emulator.url, flush=True)
 
 trio.run(main)

@@ -80,6 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
     import trio
 
     from ..testing import open_emulator
+    from ..testing._connection import SERVE_RETENTION
     from ..testing._server import load_replay
 
     if args.replay_speed < 0:
@@ -98,7 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
                 port=args.port,
                 api_key=emulator_key(args, os.environ),
                 audio_pace=args.audio_pace,
-                record=False,
+                retention=SERVE_RETENTION,
                 replay=replay,
                 replay_speed=args.replay_speed,
             ) as emulator:
