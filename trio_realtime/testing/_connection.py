@@ -178,10 +178,10 @@ class EmulatorConnection:
         self.replay_mismatches: list[str] = []
         """When replaying a recording: every divergence of the client from it, in order."""
         self.sent_close_code: int | None = None
-        """The code of the emulator's close frame (1006: it cut the TCP connection); None if
-        it sent none."""
+        """The code of the close the emulator started (1006: it cut the TCP connection);
+        None if it started none (its answer to the client's close frame is not one)."""
         self.sent_close_reason: str | None = None
-        """The reason of the emulator's close frame; None if it sent none."""
+        """The reason of the close the emulator started; None if it started none."""
         self._sniffer: FrameSniffer | None = None
         self._session_config: Callable[[], WireModel] | None = None
         self._final_session: WireModel | None = None
