@@ -164,6 +164,9 @@ class Link:
                 await self._receive_loop()
             finally:
                 self.record._session_ended()
+                sniffer = self.tap.sniffer
+                if sniffer.close_code is not None:  # after ours, if we closed first
+                    self.record._add_close(sniffer.close_code, sniffer.close_reason or "", "client")
 
     async def _receive_loop(self) -> None:
         received = 0
@@ -175,9 +178,6 @@ class Link:
             try:
                 message = await self.ws.get_message()
             except ConnectionClosed:
-                sniffer = self.tap.sniffer
-                if not self._closing and sniffer.close_code is not None:
-                    self.record._add_close(sniffer.close_code, sniffer.close_reason or "", "client")
                 break
             received += 1
             await self._dispatch(message)

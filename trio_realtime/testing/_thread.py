@@ -273,6 +273,7 @@ class EmulatorThread:
             return
         self._request_stop()
         await _await_future(self._done, STOP_TIMEOUT, "the emulator's thread to stop")
+        self._thread.join(STOP_TIMEOUT)  # it has returned from trio.run: a moment at most
 
     # -- the context manager -------------------------------------------------------------
 
