@@ -396,6 +396,14 @@ class Emulator:
         if record is not None:
             record._finished()
             done, total = record.statistics(), self._closed_totals
+            log.info(
+                "emulator: connection #%d closed (by %s): %d events in, %d out, %d bytes of audio",
+                record.number,
+                record.closed_by or "neither side",
+                done.events_received,
+                done.events_sent,
+                done.input_audio_bytes,
+            )
             self._closed_totals = ConnectionStatistics(
                 *(
                     a + b
