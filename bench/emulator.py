@@ -47,7 +47,18 @@ BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from _common import API_KEY, CHUNK_MS, MODEL, ROOT, SAMPLE_RATE, cpus, machine_info  # noqa: E402
+from _common import (  # noqa: E402
+    API_KEY,
+    CHUNK_MS,
+    MODEL,
+    ROOT,
+    SAMPLE_RATE,
+    cpu_seconds,
+    cpus,
+    end_process,
+    machine_info,
+    rss_bytes,
+)
 
 MIB = 1024 * 1024
 FLAT_MIB = 50.0
@@ -111,23 +122,13 @@ class EmulatorProcess:
         self.pid = self._process.pid
 
     def rss_bytes(self) -> int:
-        with open(f"/proc/{self.pid}/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        return rss_bytes(self.pid)
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
     def close(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        if self._process.stdout is not None:
-            self._process.stdout.close()
+        end_process(self._process)
 
     def __enter__(self) -> EmulatorProcess:
         return self

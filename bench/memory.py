@@ -50,6 +50,7 @@ from _common import (  # noqa: E402
     RssSampler,
     ServerProcess,
     bench_main,
+    end_process,
     run_child,
 )
 
@@ -298,14 +299,7 @@ class StalledEmulator:
             raise RuntimeError("the emulator did not start")
 
     def close(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        if self._process.stdout is not None:
-            self._process.stdout.close()
+        end_process(self._process)
 
 
 # -- the run ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trio_websocket import ConnectionClosed
+from trio_websocket import ConnectionClosed, WebSocketConnection
 
 import trio_realtime as rt
 from trio_realtime.testing import Faults, open_emulator
@@ -45,6 +45,14 @@ async def talk_until_closed(url: str) -> tuple[list[str], int, str | None]:
     reason = closed.value.reason
     assert reason is not None
     return types, reason.code, reason.reason
+
+
+async def play_the_recorded_turn(ws: WebSocketConnection) -> None:
+    """What the client of :func:`turn` did, checking the replayed reply."""
+    assert (await receive(ws))["type"] == "session.created"
+    await send(ws, HELLO)
+    await send(ws, {"type": "response.create"})
+    assert (await receive(ws))["type"] == "conversation.item.added"
 
 
 def write_lines(path: Path, version: int, entries: list[dict[str, Any]]) -> Path:
@@ -116,10 +124,7 @@ async def test_a_recording_made_before_closes_were_recorded_still_replays(
     assert recording.close is None
     async with open_emulator(ping_interval=None, replay=path) as emulator:
         async with connect(emulator.url + REALTIME) as ws:
-            assert (await receive(ws))["type"] == "session.created"
-            await send(ws, HELLO)
-            await send(ws, {"type": "response.create"})
-            assert (await receive(ws))["type"] == "conversation.item.added"
+            await play_the_recorded_turn(ws)
         connection = emulator.connections[0]
         await connection.closed.wait()
     assert connection.replay_mismatches == []
@@ -149,10 +154,7 @@ async def test_only_the_servers_close_is_replayed(
     path = write_lines(tmp_path / "closed.jsonl", 2, entries)
     async with open_emulator(ping_interval=None, replay=path) as emulator:
         async with connect(emulator.url + REALTIME) as ws:
-            assert (await receive(ws))["type"] == "session.created"
-            await send(ws, HELLO)
-            await send(ws, {"type": "response.create"})
-            assert (await receive(ws))["type"] == "conversation.item.added"
+            await play_the_recorded_turn(ws)
             if reproduced:
                 with pytest.raises(ConnectionClosed) as closed:
                     await receive(ws)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import trio
+from trio_websocket import WebSocketConnection
 
 from trio_realtime import events as ev
 from trio_realtime._recording import omitted_audio_bytes
@@ -30,34 +31,29 @@ MANUAL = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
 
 
 async def one_turn(url: str, chunks: int = 3) -> list[dict[str, Any]]:
-    """A session: manual turns, ``chunks`` appends, a commit and an audio response."""
-    received: list[dict[str, Any]] = []
+    """A session of :func:`turn`; returns what the client received."""
     async with connect(url + REALTIME) as ws:
+        return await turn(ws, chunks)
+
+
+async def turn(ws: WebSocketConnection, chunks: int) -> list[dict[str, Any]]:
+    """Manual turns, ``chunks`` appends, a commit and an audio response."""
+    received = [await receive(ws)]
+    await send(ws, {"type": "session.update", "session": MANUAL})
+    for _ in range(chunks):
+        audio = base64.b64encode(CHUNK).decode("ascii")
+        await send(ws, {"type": "input_audio_buffer.append", "audio": audio})
+    await send(ws, {"type": "input_audio_buffer.commit"})
+    await send(ws, {"type": "response.create"})
+    while received[-1]["type"] != "response.done":
         received.append(await receive(ws))
-        await send(ws, {"type": "session.update", "session": MANUAL})
-        for _ in range(chunks):
-            audio = base64.b64encode(CHUNK).decode("ascii")
-            await send(ws, {"type": "input_audio_buffer.append", "audio": audio})
-        await send(ws, {"type": "input_audio_buffer.commit"})
-        await send(ws, {"type": "response.create"})
-        while received[-1]["type"] != "response.done":
-            received.append(await receive(ws))
     return received
 
 
 async def test_open_emulator_keeps_every_event_both_ways_while_open() -> None:
     async with open_emulator(ping_interval=None) as emulator:
-        url = emulator.url
-        received: list[dict[str, Any]] = []
-        async with connect(url + REALTIME) as ws:
-            received.append(await receive(ws))
-            await send(ws, {"type": "session.update", "session": MANUAL})
-            audio = base64.b64encode(CHUNK).decode("ascii")
-            await send(ws, {"type": "input_audio_buffer.append", "audio": audio})
-            await send(ws, {"type": "input_audio_buffer.commit"})
-            await send(ws, {"type": "response.create"})
-            while received[-1]["type"] != "response.done":
-                received.append(await receive(ws))
+        async with connect(emulator.url + REALTIME) as ws:
+            received = await turn(ws, chunks=1)
             connection = emulator.connections[0]
             assert not connection.closed.is_set()
             # Every client event, parsed, in order; the audio payload kept as its size.
