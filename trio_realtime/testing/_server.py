@@ -304,11 +304,15 @@ class Emulator:
         return f"{self.url}/realtime/translations"
 
     def statistics(self) -> EmulatorStatistics:
-        """Counts over every connection accepted so far, including those let go."""
-        totals = [self._closed_totals, *(c.statistics() for c in self._open.values())]
+        """Counts over every connection accepted so far, including those let go.
+
+        Safe to call from another thread (``run_emulator_in_thread``).
+        """
+        open_now = tuple(self._open.values())  # one step: the loop may change the dict
+        totals = [self._closed_totals, *(c.statistics() for c in open_now)]
         return EmulatorStatistics(
             connections_accepted=self._accepted,
-            connections_open=len(self._open),
+            connections_open=len(open_now),
             connections_kept=len(self.connections),
             events_received=sum(s.events_received for s in totals),
             events_sent=sum(s.events_sent for s in totals),
@@ -323,6 +327,7 @@ class Emulator:
         Raises:
             LookupError: it was accepted, closed and let go already (see
                 ``Retention.closed_connections``).
+            ValueError: ``n`` is less than 1.
         """
         if n < 1:
             raise ValueError(f"connections are numbered from 1, got {n}")
