@@ -91,6 +91,7 @@ class EmulatorThread:
 
     @property
     def host(self) -> str:
+        """The interface the emulator listens on."""
         return self.emulator.host
 
     @property
