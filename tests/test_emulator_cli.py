@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -63,6 +64,39 @@ async def test_serve_prints_the_url_and_exits_cleanly_on_ctrl_c(key_from: str) -
         while data := await process.stderr.receive_some():
             errors += data
         assert b"Traceback" not in errors
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.stdout.aclose()
+        await process.stderr.aclose()
+
+
+async def test_serve_verbose_logs_each_closed_connection_with_its_counts() -> None:
+    command = [sys.executable, "-m", "trio_realtime", "serve", "--port", "0", "--verbose"]
+    process = await trio.lowlevel.open_process(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        output = b""
+        while b"\n" not in output:
+            data = await process.stdout.receive_some()
+            assert data, "the command exited before printing its URL"
+            output += data
+        url = output.split(b"\n", 1)[0].decode()
+        async with rt.open_realtime_session("gpt-realtime", api_key="sk-any", url=url) as session:
+            await session.send_user_message("Hi", create_response=False)
+        errors = b""
+        while b"connection #1 closed" not in errors:
+            data = await process.stderr.receive_some()
+            assert data, "the command exited before logging the close"
+            errors += data
+        line = next(x for x in errors.decode().splitlines() if "connection #1 closed" in x)
+        # The item's events may or may not have gone out before the client's close.
+        assert re.search(r"closed \(by client\): events in 1, out \d+; input audio 0 bytes", line)
+        process.send_signal(signal.SIGINT)
+        assert await process.wait() == 0
     finally:
         if process.returncode is None:
             process.kill()

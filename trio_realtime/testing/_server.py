@@ -402,7 +402,8 @@ class Emulator:
             record._finished()
             done, total = record.statistics(), self._closed_totals
             log.info(
-                "emulator: connection #%d closed (by %s): %d events in, %d out, %d bytes of audio",
+                "emulator: connection #%d closed (by %s): events in %d, out %d;"
+                " input audio %d bytes",
                 record.number,
                 record.closed_by or "neither side",
                 done.events_received,
