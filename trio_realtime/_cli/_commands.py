@@ -56,7 +56,7 @@ async def target(
     key = api_key or os.environ.get("OPENAI_API_KEY")
     if force_emulator or (key is None and url is None):
         from ..testing import open_emulator
-        from ..testing._connection import SERVE_RETENTION
+        from ..testing._retention import SERVE_RETENTION
 
         async with open_emulator(retention=SERVE_RETENTION) as emulator:
             yield Target(emulator.url, "sk-local", emulator=True)

@@ -87,7 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     import trio
 
     from ..testing import open_emulator
-    from ..testing._connection import SERVE_RETENTION
+    from ..testing._retention import SERVE_RETENTION
     from ..testing._server import load_replay
 
     if args.replay_speed < 0:

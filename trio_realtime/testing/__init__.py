@@ -25,10 +25,10 @@ from ._connection import (
     ConnectionKind as ConnectionKind,
     ConnectionStatistics as ConnectionStatistics,
     EmulatorConnection as EmulatorConnection,
-    Retention as Retention,
     TimelineEntry as TimelineEntry,
 )
 from ._faults import Faults as Faults
+from ._retention import Retention as Retention
 from ._server import (
     Emulator as Emulator,
     EmulatorStatistics as EmulatorStatistics,

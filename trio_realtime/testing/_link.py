@@ -29,8 +29,9 @@ from ..events import (
 )
 from ._apierrors import SUPPORTED_CLIENT_EVENTS, ApiError
 from ._brain import Brain
-from ._connection import DEFAULT_RETENTION, EmulatorConnection, Retention
+from ._connection import EmulatorConnection
 from ._ids import IdFactory
+from ._retention import DEFAULT_RETENTION, Retention
 from ._wire import TapStream
 
 __all__ = ["CLOSE_TIMEOUT", "DROPPED", "EmulatorOptions", "Link", "Session"]

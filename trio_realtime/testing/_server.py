@@ -24,18 +24,13 @@ from trio_websocket import (
 from .._recording import Recording, read_recording
 from ._apierrors import ApiError
 from ._brain import Brain
-from ._connection import (
-    DEFAULT_RETENTION,
-    ConnectionKind,
-    ConnectionStatistics,
-    EmulatorConnection,
-    Retention,
-)
+from ._connection import ConnectionKind, ConnectionStatistics, EmulatorConnection
 from ._faults import Faults
 from ._http import HttpRequest, HttpResponse, error_response, read_opening, serve_http
 from ._ids import IdFactory
 from ._link import CLOSE_TIMEOUT, EmulatorOptions, Link, Session
 from ._replay import ReplayScript, ReplaySession
+from ._retention import DEFAULT_RETENTION, Retention
 from ._secrets import (
     ClientSecret,
     EmulatorClock,

@@ -1,32 +1,30 @@
 """Run the emulator in a background thread, for asyncio code, the official client, any test.
 
 The emulator keeps its own Trio loop in a thread of its own. :class:`EmulatorThread` is
-how other threads control it: each wait is a job started in the emulator's loop (through
-its ``TrioToken``) whose outcome comes back through a ``concurrent.futures.Future``; an
-asyncio caller awaits it with ``asyncio.wrap_future``, a Trio caller (another
-``trio.run``) is woken through its own token, a plain thread blocks on it. Cancelling the
-caller cancels the job; every wait has a timeout.
+how other threads control it: each wait is a job handed to the emulator's loop
+(``_handoff``), awaited from asyncio or another ``trio.run``, or waited for by a plain
+thread with a timeout. Cancelling the caller cancels the job.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, TypeVar, overload
 
-import sniffio
 import trio
 
 from .._recording import Recording
 from ..events import RealtimeEvent
 from ._brain import Brain
-from ._connection import DEFAULT_RETENTION, EmulatorConnection, Retention
+from ._connection import EmulatorConnection
 from ._faults import Faults
+from ._handoff import Job, await_future, run_job
+from ._retention import DEFAULT_RETENTION, Retention
 from ._server import Emulator, EmulatorStatistics, load_replay, open_emulator
 
 __all__ = ["EmulatorThread", "run_emulator_in_thread"]
@@ -41,14 +39,6 @@ STOP_TIMEOUT = 10.0
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=RealtimeEvent)
 Predicate = type[RealtimeEvent] | Callable[[RealtimeEvent], bool]
-
-
-class _Job(Generic[_T]):
-    """One operation run in the emulator's loop on behalf of another thread."""
-
-    def __init__(self) -> None:
-        self.future: concurrent.futures.Future[_T] = concurrent.futures.Future()
-        self.scope = trio.CancelScope()
 
 
 class EmulatorThread:
@@ -141,7 +131,7 @@ class EmulatorThread:
         Raises:
             LookupError: it closed and was let go already (``Retention.closed_connections``).
         """
-        job: _Job[EmulatorConnection] = self._start(lambda: self.emulator.wait_connection(n))
+        job: Job[EmulatorConnection] = self._start(lambda: self.emulator.wait_connection(n))
         return await self._wait(job)
 
     def wait_connection_blocking(
@@ -273,7 +263,7 @@ class EmulatorThread:
         if self._thread.ident is None:
             return
         self._request_stop()
-        await _await_future(self._done, STOP_TIMEOUT, "the emulator's thread to stop")
+        await await_future(self._done, STOP_TIMEOUT, "the emulator's thread to stop")
         self._thread.join(STOP_TIMEOUT)  # it has returned from trio.run: a moment at most
 
     # -- the context manager -------------------------------------------------------------
@@ -300,7 +290,7 @@ class EmulatorThread:
     async def __aenter__(self) -> EmulatorThread:
         self._thread.start()
         try:
-            await _await_future(self._ready, START_TIMEOUT, "the emulator to listen")
+            await await_future(self._ready, START_TIMEOUT, "the emulator to listen")
         except BaseException:
             self._request_stop()
             raise
@@ -346,9 +336,9 @@ class EmulatorThread:
         with contextlib.suppress(trio.RunFinishedError):
             token.run_sync_soon(self._stop.set)
 
-    def _start(self, operation: Callable[[], Awaitable[_T]]) -> _Job[_T]:
+    def _start(self, operation: Callable[[], Awaitable[_T]]) -> Job[_T]:
         """Start ``operation`` in the emulator's loop; don't wait for it."""
-        job: _Job[_T] = _Job()
+        job: Job[_T] = Job()
         token = self._token
         if token is None or not self._ready.done():
             raise LookupError("the emulator's thread has not started; use it in a with block")
@@ -357,7 +347,7 @@ class EmulatorThread:
             if self._jobs is None:
                 job.future.set_exception(LookupError("the emulator has stopped"))
             else:
-                self._jobs.start_soon(_run_job, job, operation)
+                self._jobs.start_soon(run_job, job, operation)
 
         try:
             token.run_sync_soon(start)
@@ -365,19 +355,19 @@ class EmulatorThread:
             job.future.set_exception(LookupError("the emulator has stopped"))
         return job
 
-    def _cancel(self, job: _Job[Any]) -> None:
+    def _cancel(self, job: Job[Any]) -> None:
         if self._token is not None and not job.future.done():
             with contextlib.suppress(trio.RunFinishedError):
                 self._token.run_sync_soon(job.scope.cancel)
 
-    async def _wait(self, job: _Job[_T]) -> _T:
+    async def _wait(self, job: Job[_T]) -> _T:
         try:
-            return await _await_future(job.future, None, "")
+            return await await_future(job.future, None, "")
         except BaseException:
             self._cancel(job)
             raise
 
-    def _block(self, job: _Job[_T], timeout: float, what: str) -> _T:
+    def _block(self, job: Job[_T], timeout: float, what: str) -> _T:
         """Wait for a job from a plain thread, at most ``timeout`` seconds."""
         try:
             return job.future.result(timeout)
@@ -397,71 +387,20 @@ class EmulatorThread:
 
     def _wait_for_job(
         self, connection: EmulatorConnection | int, predicate: Predicate, count: int
-    ) -> _Job[RealtimeEvent]:
+    ) -> Job[RealtimeEvent]:
         async def wait() -> RealtimeEvent:
             found = await self._connection(connection)
             return await found.wait_for(predicate, count=count)
 
         return self._start(wait)
 
-    def _wait_closed_job(self, connection: EmulatorConnection | int) -> _Job[EmulatorConnection]:
+    def _wait_closed_job(self, connection: EmulatorConnection | int) -> Job[EmulatorConnection]:
         async def wait() -> EmulatorConnection:
             found = await self._connection(connection)
             await found.closed.wait()
             return found
 
         return self._start(wait)
-
-
-async def _run_job(job: _Job[_T], operation: Callable[[], Awaitable[_T]]) -> None:
-    """In the emulator's loop: run a job and hand its outcome to the waiting thread."""
-    if not job.future.set_running_or_notify_cancel():
-        return
-    with job.scope:
-        try:
-            result = await operation()
-        except Exception as exc:
-            job.future.set_exception(exc)
-        else:
-            job.future.set_result(result)
-            return
-    if not job.future.done():
-        job.future.set_exception(concurrent.futures.CancelledError())
-
-
-async def _await_future(
-    future: concurrent.futures.Future[_T], limit_s: float | None, what: str
-) -> _T:
-    """Await a future set by another thread, from asyncio or Trio, without blocking.
-
-    Raises:
-        TimeoutError: not done within ``limit_s`` seconds (None: no limit).
-    """
-    library = sniffio.current_async_library()
-    if library == "asyncio":
-        wrapped = asyncio.wrap_future(future)
-        if limit_s is None:
-            return await wrapped
-        try:
-            async with asyncio.timeout(limit_s):
-                return await asyncio.shield(wrapped)
-        except TimeoutError:
-            raise TimeoutError(f"waited {limit_s:g} s for {what}") from None
-    if library == "trio":
-        done = trio.Event()
-        token = trio.lowlevel.current_trio_token()
-
-        def wake(_: object) -> None:
-            with contextlib.suppress(trio.RunFinishedError):
-                token.run_sync_soon(done.set)
-
-        future.add_done_callback(wake)
-        with trio.move_on_after(float("inf") if limit_s is None else limit_s) as scope:
-            await done.wait()
-        if scope.cancelled_caught:
-            raise TimeoutError(f"waited {limit_s:g} s for {what}")
-        return future.result()
-    raise TypeError(f"expected asyncio or trio, not {library}")
 
 
 def run_emulator_in_thread(
