@@ -131,15 +131,40 @@ def median(values: Iterable[float]) -> float:
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def rss_bytes() -> int:
-    """Resident set size of this process now (Linux: /proc/self/statm)."""
+def rss_bytes(pid: int | None = None) -> int:
+    """Resident set size of a process (this one by default) now (Linux: /proc/<pid>/statm)."""
     try:
-        with open("/proc/self/statm") as statm:
+        with open(f"/proc/{pid or 'self'}/statm") as statm:
             return int(statm.read().split()[1]) * _PAGE
     except OSError:
+        if pid is not None:
+            raise
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux); NaN where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def end_process(process: subprocess.Popen[str]) -> None:
+    """Terminate a child process (kill it after 5 s) and close its output pipe."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 class RssSampler:
@@ -208,23 +233,10 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU the server process has used so far (Linux)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks = os.sysconf("SC_CLK_TCK")
-            return (int(fields[11]) + int(fields[12])) / ticks
-        except (OSError, ValueError, IndexError):
-            return float("nan")
+        return cpu_seconds(self.pid)
 
     def close(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        if self._process.stdout is not None:
-            self._process.stdout.close()
+        end_process(self._process)
 
     def __enter__(self) -> ServerProcess:
         return self

@@ -50,6 +50,7 @@ from _common import (  # noqa: E402
     RssSampler,
     ServerProcess,
     bench_main,
+    end_process,
     run_child,
 )
 
@@ -269,13 +270,13 @@ def _warm(client: str) -> None:
 _EMULATOR = """
 import sys, trio
 sys.path.insert(0, {root!r})
-from trio_realtime.testing import Faults, serve_emulator
+from trio_realtime.testing import Faults, Retention, serve_emulator
 
 async def main():
     async with trio.open_nursery() as nursery:
         emulator = await nursery.start(lambda task_status: serve_emulator(
-            faults=Faults(stall_after_events=1), record=False, ping_interval=None,
-            task_status=task_status))
+            faults=Faults(stall_after_events=1), retention=Retention(events=False),
+            ping_interval=None, task_status=task_status))
         print(emulator.url, flush=True)
 
 trio.run(main)
@@ -298,14 +299,7 @@ class StalledEmulator:
             raise RuntimeError("the emulator did not start")
 
     def close(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        if self._process.stdout is not None:
-            self._process.stdout.close()
+        end_process(self._process)
 
 
 # -- the run ------------------------------------------------------------------------------------

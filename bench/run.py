@@ -9,8 +9,9 @@ Usage::
     python -m bench --only concurrency --plot docs/bench-concurrency.png
     python -m bench --markdown           # the summary as Markdown tables
 
-Sections: ``parse`` (bench/parse.py), ``receive`` (bench/receive.py) and ``audio``
-(bench/audio.py) run as subprocesses with ``--json`` (and ``--quick``); a script that is
+Sections: ``parse`` (bench/parse.py), ``receive`` (bench/receive.py), ``audio``
+(bench/audio.py) and ``emulator`` (bench/emulator.py: the emulator itself as a server)
+run as subprocesses with ``--json`` (and ``--quick``); a script that is
 missing or fails is reported as such and the rest of the run goes on. ``latency``,
 ``concurrency``, ``memory`` and ``startup`` are bench/latency.py, bench/concurrency.py,
 bench/memory.py and bench/startup.py, whose clients run in processes of their own.
@@ -41,6 +42,7 @@ EXTERNAL = {
     "parse": ("parse.py", 300),
     "receive": ("receive.py", 900),
     "audio": ("audio.py", 600),
+    "emulator": ("emulator.py", 900),
 }
 """Sections owned by other benchmarks: script and timeout (seconds)."""
 OWN = ("latency", "concurrency", "memory", "startup")
@@ -350,6 +352,33 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                         if name != "trio_realtime"
                     ),
                     f"flat: {_verdict(t[key]['met'])}",
+                )
+            )
+    emulator = s.get("emulator", {})
+    if emulator.get("status") == "ok":
+        kept = emulator["retention"]
+        after = ", ".join(f"{row['rss_after_mib']:.0f}" for row in kept["sessions"])
+        rows.append(
+            (
+                f"emulator (serve): RSS after each of {len(kept['sessions'])} sessions of "
+                f"{kept['turns_per_session']} turns, MiB (bench/emulator.py)",
+                f"{after} ({kept['growth_after_first_mib']:+.0f} after the first)",
+                "",
+                f"within {kept['flat_mib']:.0f} MiB: {_verdict(kept['flat'])}",
+            )
+        )
+        heavy = emulator["load"]
+        sustained = [row for row in heavy["results"] if row["sustained"]]
+        if sustained:
+            row = max(sustained, key=lambda r: r["sessions"])
+            rows.append(
+                (
+                    "emulator: real-time voice sessions, CPU per session-second "
+                    "(events/s; projected sessions per core)",
+                    f"{row['cpu_ms_per_session_s']:.2f} ms at N={row['sessions']} "
+                    f"({row['events_per_s']:,.0f}/s; ~{heavy['sessions_per_core']})",
+                    "",
+                    "",
                 )
             )
     startup = s.get("startup", {})

@@ -62,7 +62,7 @@ def test_events_prints_json_lines_and_records_both_directions(tmp_path: Path) ->
     assert events[0]["type"] == "session.created"
     assert events[-1]["type"] == "response.done"
     recording = rt.read_recording(out)
-    assert {entry.dir for entry in recording.entries} == {"send", "recv"}
+    assert {entry.dir for entry in recording.entries} == {"send", "recv", "close"}
     assert "sk-local" not in out.read_text()
 
 

@@ -103,7 +103,9 @@ async def test_recording_interceptor_writes_both_directions_without_the_key(
     recording = rt.read_recording(path)
     assert recording.kind == "realtime"
     directions = {entry.dir for entry in recording.entries}
-    assert directions == {"send", "recv"}
+    assert directions == {"send", "recv", "close"}
+    assert recording.close == recording.entries[-1]
+    assert recording.close.event == {"code": 1000, "reason": "", "by": None}
     first = recording.entries[0]
     assert first.dir == "recv" and first.event["type"] == "session.created"
     sent_types = [e.event["type"] for e in recording.entries if e.dir == "send"]

@@ -54,8 +54,9 @@ async def test_200_concurrent_sessions(capsys: pytest.CaptureFixture[str]) -> No
             for _ in range(SESSIONS):
                 nursery.start_soon(session, url)
         elapsed = time.perf_counter() - started
-        sent = sum(len(connection.sent) for connection in emulator.connections)
-        appended = sum(connection.input_audio_bytes for connection in emulator.connections)
+        statistics = emulator.statistics()
+        sent = statistics.events_sent
+        appended = statistics.input_audio_bytes
 
     assert errors == []
     assert len(results) == SESSIONS

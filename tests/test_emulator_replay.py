@@ -31,7 +31,7 @@ from trio_websocket import WebSocketConnection, wrap_client_stream
 import trio_realtime as rt
 from trio_realtime import audio, events as ev
 from trio_realtime._cli import build_parser
-from trio_realtime.testing import Emulator, open_emulator, run_emulator_in_thread
+from trio_realtime.testing import Emulator, Retention, open_emulator, run_emulator_in_thread
 
 from .test_emulator_trio import AUTH, connect, expect_close, receive, send
 
@@ -579,7 +579,7 @@ async def test_a_translation_session_replays_and_closes(tmp_path: Path) -> None:
             closed = await expect_close(ws)
         return events, closed
 
-    async with open_emulator(ping_interval=None) as first:
+    async with open_emulator(ping_interval=None, retention=Retention(audio=True)) as first:
         live, live_close = await translate(first.url, 9600)
         await first.connections[0].closed.wait()
         first.connections[0].write_recording(path)

@@ -15,7 +15,7 @@ import trio.testing
 
 import trio_realtime as rt
 from trio_realtime import audio, events as ev
-from trio_realtime.testing import EmulatorConnection, Faults, open_emulator
+from trio_realtime.testing import EmulatorConnection, Faults, Retention, open_emulator
 
 MANUAL = ev.SessionConfig.model_validate(
     {
@@ -41,7 +41,7 @@ def appended(connection: EmulatorConnection) -> list[bytes]:
 async def test_48k_stereo_float_arrives_as_24k_mono_pcm16_in_whole_frames() -> None:
     t = np.arange(48000 * 2) / 48000
     stereo = np.stack([0.4 * np.sin(2 * np.pi * 440 * t)] * 2, axis=1).astype(np.float32)
-    async with open_emulator() as emulator:
+    async with open_emulator(retention=Retention(audio=True)) as emulator:
         async with open_session(emulator.url, session=MANUAL, audio_chunk_ms=200) as session:
             for start in range(0, len(stereo), 4410):  # odd-sized chunks, as from a device
                 await session.append_audio(stereo[start : start + 4410], sample_rate=48000)
@@ -69,7 +69,7 @@ async def test_g711_sessions_get_8k_ulaw() -> None:
             "audio": {"input": {"format": {"type": "audio/pcmu"}, "turn_detection": None}},
         }
     )
-    async with open_emulator() as emulator:
+    async with open_emulator(retention=Retention(audio=True)) as emulator:
         async with open_session(emulator.url, session=config) as session:
             await session.append_audio(audio.tone(300, 1000))
             await session.commit_audio()
@@ -110,7 +110,7 @@ async def test_a_server_that_stops_reading_makes_append_audio_wait() -> None:
 
 
 async def test_thread_safe_feed_delivers_audio_from_another_thread() -> None:
-    async with open_emulator() as emulator:
+    async with open_emulator(retention=Retention(audio=True)) as emulator:
         async with open_session(emulator.url, session=MANUAL) as session:
 
             def device_callback_thread() -> None:

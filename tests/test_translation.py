@@ -14,7 +14,7 @@ from openai.types.realtime import RealtimeClientEvent, RealtimeTranslationClient
 
 import trio_realtime as rt
 from trio_realtime import audio, events as ev
-from trio_realtime.testing import Emulator, open_emulator
+from trio_realtime.testing import Emulator, Retention, open_emulator
 
 OFFICIAL_TRANSLATION: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
     RealtimeTranslationClientEvent
@@ -63,7 +63,7 @@ async def test_a_48k_wav_is_translated_end_to_end(tmp_path: Path) -> None:
     audio.write_wav(source, stereo, 48000)
     samples, rate = audio.read_wav(source)
     assert rate == 48000 and len(t) == len(samples)
-    async with open_emulator() as emulator:
+    async with open_emulator(retention=Retention(audio=True)) as emulator:
         async with translation(emulator, session=SPANISH) as session:
             assert isinstance(session.config, ev.TranslationSession)
             assert session.config.audio is not None

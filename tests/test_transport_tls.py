@@ -43,7 +43,7 @@ import trio_realtime as rt
 from trio_realtime import events as ev
 from trio_realtime._transport import _websockets as adapter
 from trio_realtime._transport._conduit import SocketConduit
-from trio_realtime.testing import EmulatorConnection, Faults
+from trio_realtime.testing import EmulatorConnection, Faults, Retention
 
 from .test_session_matrix import running_emulator
 
@@ -284,7 +284,7 @@ async def test_audio_over_wss_arrives_whole_and_in_order(
 
     monkeypatch.setattr(SocketConduit, "__init__", with_small_send_buffer)
 
-    async with running_emulator() as emulator:
+    async with running_emulator(retention=Retention(audio=True)) as emulator:
         port = port_of(emulator.url)
         async with tls_proxy(
             authority, port, close_notify=close_notify, receive_buffer=4096

@@ -20,7 +20,7 @@ from pathlib import Path
 from statistics import median
 from typing import IO, Any, Protocol, TypeAlias
 
-from ._recording import RecordingWriter, redact_url
+from ._recording import RecordingEntry, RecordingWriter, redact_url
 from ._transport import ConnectRequest
 from .events import (
     InputAudioBufferCommitEvent,
@@ -256,7 +256,9 @@ class RecordingInterceptor(Interceptor):
     """Records every frame both ways to a JSONL file (read it with ``read_recording``).
 
     Each line after a header is ``{"t", "dir": "send" | "recv", "session_id", "event"}``
-    with ``t`` in seconds since connect. Audio is kept, so a call can be reproduced
+    with ``t`` in seconds since connect; the last is the close (``"dir": "close"``, its
+    code and reason; who sent it first is not known here, so a replay reproduces it
+    unless its code is 1000). Audio is kept, so a call can be reproduced
     (``trio-realtime serve --replay FILE``); the API key never is. A ``{n}`` in
     ``path`` numbers the sessions of one interceptor (1, 2, ...); without it, later
     sessions are appended after the first.
@@ -310,7 +312,10 @@ class RecordingInterceptor(Interceptor):
         return event
 
     def on_close(self, code: int, reason: str) -> None:
-        """Close the recording file."""
+        """Record the close, then close the recording file."""
+        if self._writer is not None:
+            close = RecordingEntry.for_close(time.monotonic() - self._start, code, reason, None)
+            self._writer.write(close.t, close.dir, close.event, self._session_id)
         if self._file is not None:
             self._file.close()
             self._file = None

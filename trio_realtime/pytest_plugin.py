@@ -29,7 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "realtime_emulator(**options): options for the realtime_emulator fixture "
-        "(brain=, faults=, replay=, api_key=, audio_pace=, ...)",
+        "(brain=, faults=, replay=, api_key=, audio_pace=, retention=, ...)",
     )
 
 
@@ -39,8 +39,12 @@ def realtime_emulator(
 ) -> Iterator[Any]:
     """A local Realtime emulator for this test; the environment points at it.
 
-    Yields the :class:`trio_realtime.testing.Emulator` (``.url``, ``.connections`` to
-    inspect what your code sent).
+    Yields the :class:`trio_realtime.testing.EmulatorThread`: ``.url``, ``.connections``
+    to inspect what your code sent, and thread-safe waits (``await
+    realtime_emulator.wait_connection()``, ``wait_for``, ``wait_closed``) and
+    ``set_faults`` from asyncio, Trio or synchronous tests. It keeps every event of
+    open connections and of the last 16 closed ones (``retention=`` in the marker to
+    change that).
     """
     from trio_realtime.testing import run_emulator_in_thread
 

@@ -56,8 +56,9 @@ async def target(
     key = api_key or os.environ.get("OPENAI_API_KEY")
     if force_emulator or (key is None and url is None):
         from ..testing import open_emulator
+        from ..testing._retention import SERVE_RETENTION
 
-        async with open_emulator(record=False) as emulator:
+        async with open_emulator(retention=SERVE_RETENTION) as emulator:
             yield Target(emulator.url, "sk-local", emulator=True)
     else:
         yield Target(url, key, emulator=False)

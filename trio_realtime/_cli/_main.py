@@ -7,6 +7,7 @@ Each subcommand registers itself with :func:`_add_serve`-style functions listed 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -66,6 +67,12 @@ def _add_serve(subcommands: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar="X",
         help="replay at X times the recorded pace (1.0: as recorded; default 0: no waiting)",
     )
+    serve.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log each connection as it closes (who closed, events both ways) to stderr",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -80,6 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     import trio
 
     from ..testing import open_emulator
+    from ..testing._retention import SERVE_RETENTION
     from ..testing._server import load_replay
 
     if args.replay_speed < 0:
@@ -91,6 +99,13 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"error: cannot replay {args.replay}: {exc}", file=sys.stderr)
         return 1
 
+    if args.verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger = logging.getLogger("trio_realtime.testing")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
     async def run() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with open_emulator(
@@ -98,7 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
                 port=args.port,
                 api_key=emulator_key(args, os.environ),
                 audio_pace=args.audio_pace,
-                record=False,
+                retention=SERVE_RETENTION,
                 replay=replay,
                 replay_speed=args.replay_speed,
             ) as emulator:

@@ -21,26 +21,41 @@ from ._brain import (
     default_brain as default_brain,
     example_arguments as example_arguments,
 )
-from ._connection import ConnectionKind as ConnectionKind, EmulatorConnection as EmulatorConnection
+from ._connection import (
+    ConnectionKind as ConnectionKind,
+    ConnectionStatistics as ConnectionStatistics,
+    EmulatorConnection as EmulatorConnection,
+    TimelineEntry as TimelineEntry,
+)
 from ._faults import Faults as Faults
+from ._retention import Retention as Retention
 from ._server import (
     Emulator as Emulator,
+    EmulatorStatistics as EmulatorStatistics,
     open_emulator as open_emulator,
     serve_emulator as serve_emulator,
 )
-from ._thread import run_emulator_in_thread as run_emulator_in_thread
+from ._thread import (
+    EmulatorThread as EmulatorThread,
+    run_emulator_in_thread as run_emulator_in_thread,
+)
 
 __all__ = [
     "Brain",
     "BrainReply",
     "BrainRequest",
     "ConnectionKind",
+    "ConnectionStatistics",
     "Emulator",
     "EmulatorConnection",
+    "EmulatorStatistics",
+    "EmulatorThread",
     "Faults",
+    "Retention",
     "default_brain",
     "example_arguments",
     "open_emulator",
     "run_emulator_in_thread",
     "serve_emulator",
+    "TimelineEntry",
 ]

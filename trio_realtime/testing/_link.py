@@ -19,7 +19,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from .._errors import ProtocolError
-from .._recording import Recording
+from .._recording import Recording, omit_audio
 from ..events import (
     ErrorEvent,
     RealtimeEvent,
@@ -31,14 +31,17 @@ from ._apierrors import SUPPORTED_CLIENT_EVENTS, ApiError
 from ._brain import Brain
 from ._connection import EmulatorConnection
 from ._ids import IdFactory
+from ._retention import DEFAULT_RETENTION, Retention
 from ._wire import TapStream
 
-__all__ = ["CLOSE_TIMEOUT", "EmulatorOptions", "Link", "Session"]
+__all__ = ["CLOSE_TIMEOUT", "DROPPED", "EmulatorOptions", "Link", "Session"]
 
 log = logging.getLogger("trio_realtime.testing")
 
 CLOSE_TIMEOUT = 5.0
 """Seconds the emulator waits for the client's answer to its close frame."""
+DROPPED = 1006
+"""The close code of a connection cut without a close frame (never sent on the wire)."""
 _OUTBOX_SIZE = 64
 _MALFORMED_FRAME = '{"type": "response.output_text.delta", "delta": "cut off'
 _BINARY_FRAME = b"\x00\x01\x02\x03binary"
@@ -57,7 +60,7 @@ class EmulatorOptions:
     ping_interval: float | None = 20.0
     audio_pace: float | None = None
     session_max_s: float = 3600.0
-    record: bool = True
+    retention: Retention = DEFAULT_RETENTION
     replay: Recording | None = dataclasses.field(default=None, repr=False)
     replay_speed: float = 0.0
 
@@ -81,7 +84,9 @@ class Session(Protocol):
 @dataclasses.dataclass(frozen=True)
 class _Outgoing:
     text: str
-    data: dict[str, Any]
+    type: str
+    kept: dict[str, Any] | None
+    """What the connection keeps of the event (None: nothing but the timeline)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,7 +161,13 @@ class Link:
                     limit = min(limit, fault_limit)
                 if math.isfinite(limit):
                     nursery.start_soon(self._expire_after, limit)
-            await self._receive_loop()
+            try:
+                await self._receive_loop()
+            finally:
+                self.record._session_ended()
+                sniffer = self.tap.sniffer
+                if sniffer.close_code is not None:  # after ours, if we closed first
+                    self.record._add_close(sniffer.close_code, sniffer.close_reason or "", "client")
 
     async def _receive_loop(self) -> None:
         received = 0
@@ -217,8 +228,7 @@ class Link:
         except ProtocolError as exc:
             await self.send_error(ApiError("invalid_event", f"Invalid event: {exc}"))
             return
-        if self.options.record:
-            self.record._add_received(event)
+        self.record._add_received(event, len(message), self._kept_received(event, obj))
         if session is None:
             return
         try:
@@ -233,6 +243,25 @@ class Link:
         except ApiError as error:
             await self.send_error(error, client_event_id)
 
+    def _kept_received(self, event: RealtimeEvent, obj: dict[str, Any]) -> RealtimeEvent | None:
+        retention = self.options.retention
+        if not retention.events:
+            return None
+        if retention.audio:
+            return event
+        without_audio = omit_audio(obj)
+        if without_audio is obj:
+            return event
+        if self.session is None:
+            return UnknownRealtimeEvent(type=event.type, raw=without_audio)
+        try:
+            return self.session.parse(without_audio)
+        except ProtocolError:
+            return event
+
+    def _kept_sent(self, data: dict[str, Any]) -> dict[str, Any]:
+        return data if self.options.retention.audio else omit_audio(data)
+
     # -- sending ------------------------------------------------------------------------
 
     def event(self, cls: type[_S], **fields: Any) -> _S:
@@ -245,13 +274,14 @@ class Link:
 
     async def send(self, event: ServerEventBase) -> None:
         """Queue an event for sending (blocks while the outbox is full)."""
-        data = event.to_dict() if self.options.record else {}
-        await self._queue(_Outgoing(event.to_json(), data))
+        kept = self._kept_sent(event.to_dict()) if self.options.retention.events else None
+        await self._queue(_Outgoing(event.to_json(), event.type, kept))
 
     async def send_raw(self, data: dict[str, Any]) -> None:
         """Queue a JSON object for sending exactly as given (a replayed event)."""
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        await self._queue(_Outgoing(text, data if self.options.record else {}))
+        kept = self._kept_sent(data) if self.options.retention.events else None
+        await self._queue(_Outgoing(text, str(data.get("type")), kept))
 
     async def _queue(self, item: _Outgoing) -> None:
         try:
@@ -266,7 +296,10 @@ class Link:
         await self.emit(ErrorEvent, error=error.details(client_event_id))
 
     async def close(self, code: int, reason: str) -> None:
-        """Close the WebSocket once every event queued before has been sent."""
+        """Close the WebSocket once every event queued before has been sent.
+
+        ``code`` :data:`DROPPED` (1006) cuts the TCP connection without a close frame.
+        """
         try:
             await self._outbox_send.send(_Close(code, reason))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -284,8 +317,7 @@ class Link:
                 if delay > 0:
                     await trio.sleep(delay)
                 self._sent += 1
-                if self.options.record:
-                    self.record._add_sent(item.data)
+                self.record._add_sent(item.type, len(item.text), item.kept)
                 try:
                     await self.ws.send_message(item.text)
                 except ConnectionClosed:
@@ -309,8 +341,7 @@ class Link:
         if faults.close_after_events == count:
             await self._close_now(faults.close_code, faults.close_reason)
         if faults.drop_after_events == count:
-            await self.tap.abort()
-            self._end("dropped on purpose")
+            await self._close_now(DROPPED, "")
 
     # -- closing, stalling, timers -------------------------------------------------------
 
@@ -319,10 +350,14 @@ class Link:
             await self._close_done.wait()
             return
         self._closing = True
-        with trio.move_on_after(CLOSE_TIMEOUT, shield=True):
-            await self.ws.aclose(code, reason)
+        self.record._add_close(code, reason, "server")
+        if code == DROPPED:
+            await self.tap.abort()
+        else:
+            with trio.move_on_after(CLOSE_TIMEOUT, shield=True):
+                await self.ws.aclose(code, reason)
         self._close_done.set()
-        self._end(f"closed with {code}")
+        self._end("dropped on purpose" if code == DROPPED else f"closed with {code}")
 
     def _end(self, why: str) -> None:
         if self._nursery is not None:

@@ -23,6 +23,13 @@ recorded replies would still apply is unknowable, and sending them anyway would 
 client a conversation that never happened. After a stop every further client event
 (but audio) gets a ``replay_mismatch`` error so that helpers waiting for a reply fail
 at once instead of timing out.
+
+A recorded close that the server sent (``"close"`` entries, format 2) is reproduced
+after the server events before it: the same code and reason, or a cut TCP connection
+for 1006. A close whose sender is unknown (a client recording) counts as the server's
+unless its code is 1000, which is how clients end sessions; the client's own close is
+not replayed. Audio the recording left out (a size marker) is sent as silence of that
+size.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from typing import Any, cast
 import pydantic
 import trio
 
-from .._recording import Recording, RecordingEntry
+from .._recording import Recording, RecordingEntry, omitted_audio_bytes, restore_audio
 from ..events import (
     RealtimeEvent,
     SessionConfig,
@@ -64,6 +71,8 @@ _ITEM_FIELDS = ("type", "role", "call_id", "name", "arguments", "output")
 _TEXT_PARTS = ("input_text", "output_text", "text")
 _MAX_SHOWN = 80
 _ABSENT = object()
+_SILENCE = {"audio/pcm": b"\x00", "audio/pcmu": b"\xff", "audio/pcma": b"\xd5"}
+"""One byte of silence per audio format."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,16 +114,25 @@ class ReplayScript:
     preamble: tuple[RecordingEntry, ...]
     turns: tuple[_Turn, ...]
     initial_session: dict[str, Any] | None
+    closes: bool = False
+    """The server's close is in the recording (it ends the replay)."""
 
     @classmethod
     def from_recording(cls, recording: Recording) -> ReplayScript:
         """Cut a recording into turns (its kind must be realtime, transcription or translation)."""
         runs: list[tuple[str, list[RecordingEntry]]] = []
+        closes = False
         for entry in recording.entries:
-            if runs and runs[-1][0] == entry.dir:
+            side = entry.dir
+            if side == "close":
+                if not _servers_close(entry):
+                    continue
+                side = "recv"
+                closes = True
+            if runs and runs[-1][0] == side:
                 runs[-1][1].append(entry)
             else:
-                runs.append((entry.dir, [entry]))
+                runs.append((side, [entry]))
         preamble: list[RecordingEntry] = []
         if runs and runs[0][0] == "recv":
             preamble = runs.pop(0)[1]
@@ -146,7 +164,14 @@ class ReplayScript:
             preamble=tuple(preamble),
             turns=tuple(turns),
             initial_session=initial,
+            closes=closes,
         )
+
+
+def _servers_close(entry: RecordingEntry) -> bool:
+    """Whether a recorded close is the server's to reproduce."""
+    by = entry.event.get("by")
+    return by == "server" or (by is None and entry.event.get("code") != 1000)
 
 
 def _expectations(sends: list[RecordingEntry]) -> tuple[_Expected, ...]:
@@ -172,6 +197,9 @@ def _audio_size(event: dict[str, Any]) -> int:
     audio = event.get("audio")
     if not isinstance(audio, str):
         return 0
+    omitted = omitted_audio_bytes(audio)
+    if omitted is not None:
+        return omitted
     return len(audio.rstrip("=")) * 3 // 4
 
 
@@ -190,6 +218,7 @@ class ReplaySession:
         self._stopped_at: int | None = None
         self._session = script.initial_session
         self._input_format = "audio/pcm"
+        self._output_format = "audio/pcm"
         self._completed_send, self._completed_receive = trio.open_memory_channel[tuple[int, float]](
             max(1, len(script.turns))
         )
@@ -352,7 +381,6 @@ class ReplaySession:
 
     async def _report(self, message: str, field: str, client_event_id: str | None) -> None:
         self.link.record.replay_mismatches.append(message)
-        self.link.record._notify()
         await self.link.send_error(ApiError("replay_mismatch", message, field), client_event_id)
 
     def _where(self, turn: _Turn, expected: _Expected) -> str:
@@ -388,9 +416,17 @@ class ReplaySession:
             if speed > 0:
                 await trio.sleep_until(anchor + max(0.0, entry.t - base_t) / speed)
             event = entry.event
+            if entry.dir == "close":
+                await self.link.close(int(event["code"]), str(event.get("reason") or ""))
+                return
             self._observe(event)
-            await self.link.send_raw(event)
-            if self.script.kind == "translation" and event.get("type") == "session.closed":
+            fill = _SILENCE.get(self._output_format, b"\x00")
+            await self.link.send_raw(restore_audio(event, fill))
+            if (
+                self.script.kind == "translation"
+                and event.get("type") == "session.closed"
+                and not self.script.closes
+            ):
                 await self.link.close(1000, "")
 
     def _observe(self, event: dict[str, Any]) -> None:
@@ -400,11 +436,17 @@ class ReplaySession:
         if not isinstance(session, dict):
             return
         self._session = session
-        audio = session.get("audio")
-        audio_in = audio.get("input") if isinstance(audio, dict) else None
-        formats = audio_in.get("format") if isinstance(audio_in, dict) else None
-        if isinstance(formats, dict) and isinstance(formats.get("type"), str):
-            self._input_format = formats["type"]
+        self._input_format = _format(session, "input") or self._input_format
+        self._output_format = _format(session, "output") or self._output_format
+
+
+def _format(session: dict[str, Any], direction: str) -> str | None:
+    """``session.audio.<direction>.format.type``, if the session has it."""
+    audio = session.get("audio")
+    side = audio.get(direction) if isinstance(audio, dict) else None
+    formats = side.get("format") if isinstance(side, dict) else None
+    kind = formats.get("type") if isinstance(formats, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 # -- comparing events ---------------------------------------------------------------------

@@ -24,12 +24,13 @@ from trio_websocket import (
 from .._recording import Recording, read_recording
 from ._apierrors import ApiError
 from ._brain import Brain
-from ._connection import ConnectionKind, EmulatorConnection
+from ._connection import ConnectionKind, ConnectionStatistics, EmulatorConnection
 from ._faults import Faults
 from ._http import HttpRequest, HttpResponse, error_response, read_opening, serve_http
 from ._ids import IdFactory
 from ._link import CLOSE_TIMEOUT, EmulatorOptions, Link, Session
 from ._replay import ReplayScript, ReplaySession
+from ._retention import DEFAULT_RETENTION, Retention
 from ._secrets import (
     ClientSecret,
     EmulatorClock,
@@ -40,7 +41,7 @@ from ._secrets import (
 )
 from ._wire import TapStream
 
-__all__ = ["Emulator", "load_replay", "open_emulator", "serve_emulator"]
+__all__ = ["Emulator", "EmulatorStatistics", "load_replay", "open_emulator", "serve_emulator"]
 
 log = logging.getLogger("trio_realtime.testing")
 
@@ -223,6 +224,27 @@ def _redacted_subprotocols(subprotocols: tuple[str, ...]) -> tuple[str, ...]:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class EmulatorStatistics:
+    """Counts over every connection an emulator accepted, kept or not.
+
+    From :meth:`Emulator.statistics`.
+    """
+
+    connections_accepted: int
+    """WebSocket connections accepted (rejected ones included)."""
+    connections_open: int
+    connections_kept: int
+    """Connections in ``Emulator.connections`` (open ones and the latest closed ones)."""
+    events_received: int
+    events_sent: int
+    bytes_received: int
+    """Characters of JSON in the client events received."""
+    bytes_sent: int
+    """Characters of JSON in the events sent."""
+    input_audio_bytes: int
+
+
 class Emulator:
     """A running Realtime emulator: its URLs and the connections it accepted.
 
@@ -239,7 +261,11 @@ class Emulator:
         self.faults = faults
         """Faults given to every connection accepted from now on (each gets a copy)."""
         self.connections: list[EmulatorConnection] = []
-        """Every connection accepted, in order."""
+        """The connections kept, in accept order: every open one and the latest closed
+        ones (``Retention.closed_connections``); older closed ones are let go."""
+        self._accepted = 0
+        self._open: dict[TapStream, EmulatorConnection] = {}
+        self._closed_totals = ConnectionStatistics(0, 0, 0, 0, 0, 0, 0)
         self._changed = trio.Event()
         self._clock = EmulatorClock()
         self._secrets: dict[str, ClientSecret] = {}
@@ -249,7 +275,7 @@ class Emulator:
         )
 
     def __repr__(self) -> str:
-        return f"<Emulator {self.url} connections={len(self.connections)}>"
+        return f"<Emulator {self.url} connections={self._accepted}>"
 
     @property
     def url(self) -> str:
@@ -272,12 +298,44 @@ class Emulator:
         """``<url>/realtime/translations``: the translation endpoint."""
         return f"{self.url}/realtime/translations"
 
+    def statistics(self) -> EmulatorStatistics:
+        """Counts over every connection accepted so far, including those let go.
+
+        Safe to call from another thread (``run_emulator_in_thread``).
+        """
+        open_now = tuple(self._open.values())  # one step: the loop may change the dict
+        totals = [self._closed_totals, *(c.statistics() for c in open_now)]
+        return EmulatorStatistics(
+            connections_accepted=self._accepted,
+            connections_open=len(open_now),
+            connections_kept=len(self.connections),
+            events_received=sum(s.events_received for s in totals),
+            events_sent=sum(s.events_sent for s in totals),
+            bytes_received=sum(s.bytes_received for s in totals),
+            bytes_sent=sum(s.bytes_sent for s in totals),
+            input_audio_bytes=sum(s.input_audio_bytes for s in totals),
+        )
+
     async def wait_connection(self, n: int = 1) -> EmulatorConnection:
-        """Wait until the ``n``-th connection (1-based) was accepted, and return it."""
-        while len(self.connections) < n:
+        """Wait until the ``n``-th connection (1-based) was accepted, and return it.
+
+        Raises:
+            LookupError: it was accepted, closed and let go already (see
+                ``Retention.closed_connections``).
+            ValueError: ``n`` is less than 1.
+        """
+        if n < 1:
+            raise ValueError(f"connections are numbered from 1, got {n}")
+        while self._accepted < n:
             await self._changed.wait()
         await trio.lowlevel.checkpoint()
-        return self.connections[n - 1]
+        for connection in self.connections:
+            if connection.number == n:
+                return connection
+        raise LookupError(
+            f"connection #{n} closed and was let go (the emulator keeps the latest"
+            f" {self.options.retention.closed_connections} closed connections)"
+        )
 
     async def serve_stream(self, stream: trio.abc.Stream) -> None:
         """Serve one connection over any Trio stream, e.g. one end of an in-memory pair.
@@ -334,10 +392,37 @@ class Emulator:
             nursery.cancel_scope.cancel()
 
     def _finished(self, tap: TapStream) -> None:
-        for record in self.connections:
-            if record._sniffer is tap.sniffer:
-                record._finished()
+        record = self._open.pop(tap, None)
+        if record is not None:
+            record._finished()
+            done, total = record.statistics(), self._closed_totals
+            log.info(
+                "emulator: connection #%d closed (by %s): events in %d, out %d;"
+                " input audio %d bytes",
+                record.number,
+                record.closed_by or "neither side",
+                done.events_received,
+                done.events_sent,
+                done.input_audio_bytes,
+            )
+            self._closed_totals = ConnectionStatistics(
+                *(
+                    a + b
+                    for a, b in zip(
+                        dataclasses.astuple(done), dataclasses.astuple(total), strict=True
+                    )
+                )
+            )
+            self._let_go_of_closed()
         self._notify()
+
+    def _let_go_of_closed(self) -> None:
+        limit = self.options.retention.closed_connections
+        if limit is None:
+            return
+        closed = [c for c in self.connections if c.closed.is_set()]
+        for connection in closed[: max(0, len(closed) - limit)]:
+            self.connections.remove(connection)
 
     async def _serve(self, request: WebSocketRequest, tap: TapStream) -> WebSocketConnection | None:
         route = _route(request.path)
@@ -360,14 +445,16 @@ class Emulator:
         query = {
             key: (_REDACTED if key == "api-key" else value) for key, value in route.query.items()
         }
+        self._accepted += 1
         record = EmulatorConnection(
-            number=len(self.connections) + 1,
+            number=self._accepted,
             path=route.path,
             query=query,
             headers=_redacted_headers(request.headers),
             subprotocols=_redacted_subprotocols(offered),
             kind=admission.kind,
             faults=self.faults.copy(),
+            retention=self.options.retention,
         )
         record.client_secret = admission.secret is not None
         rejection = admission.rejection
@@ -382,6 +469,7 @@ class Emulator:
         record._sniffer = tap.sniffer
         tap.should_ignore_close = lambda: record.faults.ignore_close
         self.connections.append(record)
+        self._open[tap] = record
         self._notify()
         link = Link(ws, tap, record, self.options, model=admission.model)
         secret_session = None if admission.secret is None else admission.secret.session
@@ -495,7 +583,7 @@ async def serve_emulator(
     ping_interval: float | None = 20.0,
     audio_pace: float | None = None,
     session_max_s: float = 3600.0,
-    record: bool = True,
+    retention: Retention = DEFAULT_RETENTION,
     replay: str | Path | Recording | None = None,
     replay_speed: float = 0.0,
     task_status: trio.TaskStatus[Emulator] = trio.TASK_STATUS_IGNORED,
@@ -512,8 +600,10 @@ async def serve_emulator(
     - ``audio_pace``: None streams response audio as fast as possible; 1.0 in real time
       (so a barge-in can interrupt it), 2.0 twice as fast.
     - ``session_max_s``: the session's maximum duration (``session_expired`` after it).
-    - ``record``: keep every event in ``EmulatorConnection.received`` / ``.sent``; turn
-      it off for long-running servers (``wait_for`` then never sees an event).
+    - ``retention``: what each connection keeps for inspection (:class:`Retention`): by
+      default every event while it is open, audio as sizes, and the latest 16 closed
+      connections; ``Retention(events=False)`` keeps counts and the timeline only, for
+      long-running servers.
     - ``replay``: a recording (a JSONL path or a ``Recording``) every connection replays
       instead of running a session: the recorded server events, each client turn awaited
       and checked (``EmulatorConnection.replay_mismatches``). ``replay_speed``: 0 sends
@@ -529,7 +619,7 @@ async def serve_emulator(
         ping_interval=ping_interval,
         audio_pace=audio_pace,
         session_max_s=session_max_s,
-        record=record,
+        retention=retention,
         replay=load_replay(replay),
         replay_speed=replay_speed,
     )
@@ -561,7 +651,7 @@ async def open_emulator(
     ping_interval: float | None = 20.0,
     audio_pace: float | None = None,
     session_max_s: float = 3600.0,
-    record: bool = True,
+    retention: Retention = DEFAULT_RETENTION,
     replay: str | Path | Recording | None = None,
     replay_speed: float = 0.0,
     host: str = "127.0.0.1",
@@ -589,7 +679,7 @@ async def open_emulator(
                     ping_interval=ping_interval,
                     audio_pace=audio_pace,
                     session_max_s=session_max_s,
-                    record=record,
+                    retention=retention,
                     replay=recording,
                     replay_speed=replay_speed,
                     task_status=task_status,
