@@ -75,7 +75,8 @@ Voice = (
 class AudioFormat(WireModel):
     """An audio format: ``{"type": "audio/pcm", "rate": 24000}``, ``audio/pcmu``, ``audio/pcma``."""
 
-    type: Literal["audio/pcm", "audio/pcmu", "audio/pcma"] | str = "audio/pcm"
+    type: Literal["audio/pcm", "audio/pcmu", "audio/pcma"] | str | None = "audio/pcm"
+    """``null`` (or absent) in a request means ``audio/pcm``."""
     rate: int | None = None
     """Sample rate in Hz; only ``audio/pcm`` carries it (24000)."""
 
