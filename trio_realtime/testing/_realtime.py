@@ -392,6 +392,9 @@ class RealtimeSession:
         self.conversation.truncate(
             event.item_id, event.content_index, event.audio_end_ms, bytes_per_ms(output)
         )
+        for run in self.running.values():
+            if any(item["id"] == event.item_id for item in run.output):
+                run.wake()
         await self.link.emit(
             ConversationItemTruncatedEvent,
             item_id=event.item_id,
