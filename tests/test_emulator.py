@@ -441,7 +441,7 @@ def test_function_call_round_trip(emulator: Emulator) -> None:
     done_args = next(e for e in first if e.type == "response.function_call_arguments.done")
     assert done_args.name == "get_weather"
     arguments = json.loads(done_args.arguments)
-    assert arguments == {"location": "San Francisco", "unit": "celsius", "days": 1}
+    assert arguments == {"location": "Paris", "unit": "celsius", "days": 1}
     deltas = "".join(e.delta for e in first if e.type == "response.function_call_arguments.delta")
     assert deltas == done_args.arguments
     item = first[-1].response.output[0]
@@ -978,3 +978,65 @@ def test_truncating_an_item_without_model_audio_gets_the_service_error(
         assert error.code == "unsupported_content_type"
         assert error.param is None
         assert error.message == "Only model output audio messages can be truncated"
+
+
+# -- function calls follow the user's words --------------------------------------------------
+
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+WEATHER = {"type": "function", "name": "get_weather", "parameters": CITY}
+LOCAL_TIME = {"type": "function", "name": "get_local_time", "parameters": CITY}
+
+
+def test_two_tools_called_in_parallel_then_both_outputs_answered(emulator: Emulator) -> None:
+    async def client() -> tuple[list[Any], list[Any]]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.session.update(
+                session={
+                    "type": "realtime",
+                    "output_modalities": ["text"],
+                    "tools": [WEATHER, LOCAL_TIME],
+                }
+            )
+            await conn.conversation.item.create(
+                item=user_text("What's the weather and the local time in Paris?")
+            )
+            await conn.response.create()
+            first = await events_until(conn, "response.done")
+            for call in first[-1].response.output:
+                answer = {"get_weather": "18C and sunny", "get_local_time": "14:05"}[call.name]
+                await conn.conversation.item.create(
+                    item={"type": "function_call_output", "call_id": call.call_id, "output": answer}
+                )
+            await conn.response.create()
+            second = await events_until(conn, "response.done")
+            return first, second
+
+    first, second = run(client)
+    calls = first[-1].response.output
+    assert [(call.type, call.name, json.loads(call.arguments)) for call in calls] == [
+        ("function_call", "get_weather", {"city": "Paris"}),
+        ("function_call", "get_local_time", {"city": "Paris"}),
+    ]
+    assert len({call.call_id for call in calls}) == 2
+    assert [e.output_index for e in first if e.type == "response.output_item.added"] == [0, 1]
+    reply = second[-1].response.output[0].content[0].text
+    assert reply == "The functions returned: 18C and sunny; 14:05"
+
+
+@pytest.mark.parametrize(("parallel", "cities"), [(True, ["Paris", "Tokyo"]), (False, ["Paris"])])
+def test_one_call_per_city_named_unless_parallel_calls_are_off(
+    emulator: Emulator, parallel: bool, cities: list[str]
+) -> None:
+    async def client() -> list[Any]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.session.update(
+                session={"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER]}
+            )
+            await conn.conversation.item.create(
+                item=user_text("How is the weather in Paris and Tokyo?")
+            )
+            await conn.response.create(response={"parallel_tool_calls": parallel})
+            return await events_until(conn, "response.done")
+
+    calls = run(client)[-1].response.output
+    assert [json.loads(call.arguments)["city"] for call in calls] == cities

@@ -14,12 +14,12 @@ async with trio_realtime.testing.open_emulator() as emulator:
 
 from __future__ import annotations
 
+from ._arguments import example_arguments as example_arguments
 from ._brain import (
     Brain as Brain,
     BrainReply as BrainReply,
     BrainRequest as BrainRequest,
     default_brain as default_brain,
-    example_arguments as example_arguments,
 )
 from ._connection import ConnectionKind as ConnectionKind, EmulatorConnection as EmulatorConnection
 from ._faults import Faults as Faults
