@@ -98,6 +98,21 @@ async def until_turns_end(session: RealtimeSession, turns: int = 1) -> list[Any]
     raise AssertionError("the session ended before the turn did")
 
 
+def ended(events: list[Any]) -> int:
+    """How many model turns have ended."""
+    return sum(e.type == "raw_model_event" and e.data.type == "turn_ended" for e in events)
+
+
+def item_retrieved(events: list[Any]) -> bool:
+    """Whether the SDK got the item it asked for after its truncate was confirmed."""
+    return any(
+        event.type == "raw_model_event"
+        and event.data.type == "raw_server_event"
+        and event.data.data.get("type") == "conversation.item.retrieved"
+        for event in events
+    )
+
+
 def history(events: list[Any]) -> list[tuple[str, str | None, list[str]]]:
     """The last ``history_updated`` history as (type, role, texts or transcripts)."""
     last = next(event for event in reversed(events) if event.type == "history_updated")
@@ -213,9 +228,9 @@ def test_interrupt_mid_reply_truncates_where_the_audio_was(
                 assert event.type != "error", event
                 if event.type == "audio" and sum(e.type == "audio" for e in events) == 5:
                     await session.interrupt()
-                if event.type == "raw_model_event" and event.data.type == "turn_ended":
-                    break
-            return events
+                if ended(events) and item_retrieved(events):
+                    return events
+            raise AssertionError("the session ended before the turn did")
 
     events = run(client, DEADLINE)
     assert "audio_interrupted" in [event.type for event in events]
@@ -262,3 +277,45 @@ def test_the_clients_frames_are_what_the_emulator_received(
     assert config["tracing"] == "auto"
     assert config["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
     assert config["audio"]["input"]["transcription"]["model"] == "gpt-4o-mini-transcribe"
+
+
+def test_barge_in_by_voice_cancels_and_truncates(checked: Callable[..., Emulator]) -> None:
+    """The user speaks over the reply: server VAD cancels it, the SDK truncates what played."""
+    emulator = checked(audio_pace=1.0)
+    speech = pcm16_bytes(np.concatenate([voice_like(600), silence(800)]))
+
+    async def client() -> list[Any]:
+        agent = RealtimeAgent(name="assistant", instructions="Be brief.")
+        settings = {"turn_detection": {"type": "server_vad", "interrupt_response": True}}
+        session = await RealtimeRunner(agent).run(model_config=model_config(emulator, **settings))
+        async with session:
+            await session.send_message("Please tell me a long story.")
+            events: list[Any] = []
+            async for event in session:
+                events.append(event)
+                assert event.type != "error", event
+                if event.type == "audio" and sum(e.type == "audio" for e in events) == 5:
+                    for start in range(0, len(speech), 4800):
+                        await session.send_audio(speech[start : start + 4800])
+                if ended(events) == 2 and item_retrieved(events):
+                    return events
+            raise AssertionError("the session ended before the second turn did")
+
+    events = run(client)
+    assert "audio_interrupted" in [event.type for event in events]
+    sent = emulator.connections[0].sent
+    first, second = [frame["response"] for frame in sent if frame["type"] == "response.done"]
+    assert (first["status"], first["status_details"]["reason"]) == ("cancelled", "turn_detected")
+    assert second["output"][0]["content"][0]["transcript"].startswith("I heard")
+    truncate = next(
+        e for e in emulator.connections[0].received if e.type == "conversation.item.truncate"
+    )
+    assert truncate.item_id == first["output"][0]["id"]
+    retrieved = next(
+        frame
+        for frame in sent
+        if frame["type"] == "conversation.item.retrieved"
+        and frame["item"]["id"] == truncate.item_id
+    )
+    audio = base64.b64decode(retrieved["item"]["content"][0]["audio"])
+    assert len(audio) == truncate.audio_end_ms * 48

@@ -362,7 +362,7 @@ class ResponseRun:
                 )
         part = sent.part()
         final = str(part["transcript"])
-        duration_ms = len(base64.b64decode(part["audio"])) // sent.bytes_per_ms
+        duration_ms = min(sent.sent_ms, sent.cut_ms if sent.cut_ms is not None else sent.sent_ms)
         self.output_audio_ms += duration_ms
         self._audio_tokens += duration_ms // 50
         self._text_tokens += _text_tokens(final)

@@ -15,7 +15,6 @@ from ._apierrors import ApiError
 __all__ = [
     "Nullable",
     "Validator",
-    "anything",
     "array",
     "boolean",
     "enum",
@@ -29,21 +28,26 @@ __all__ = [
 ]
 
 Validator = Callable[[Any, str], Any]
+"""Checks the value at a dotted path; returns what to keep or raises :class:`ApiError`."""
 
 
 def string(value: Any, path: str) -> Any:
+    """A JSON string."""
     if not isinstance(value, str):
         raise ApiError.invalid_type(path, "a string", value)
     return value
 
 
 def boolean(value: Any, path: str) -> Any:
+    """A JSON boolean."""
     if not isinstance(value, bool):
         raise ApiError.invalid_type(path, "a boolean", value)
     return value
 
 
 def integer(minimum: int | None = None, maximum: int | None = None) -> Validator:
+    """An integer (a whole float is taken) within the bounds given."""
+
     def check(value: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
@@ -60,6 +64,8 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Validator
 
 
 def number(minimum: float | None = None, maximum: float | None = None) -> Validator:
+    """A number within the bounds given."""
+
     def check(value: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ApiError.invalid_type(path, "a number", value)
@@ -73,6 +79,8 @@ def number(minimum: float | None = None, maximum: float | None = None) -> Valida
 
 
 def enum(*values: str) -> Validator:
+    """One of ``values``."""
+
     def check(value: Any, path: str) -> Any:
         if not isinstance(value, str):
             raise ApiError.invalid_type(path, "a string", value)
@@ -94,20 +102,19 @@ class Nullable:
 
 
 def nullable(inner: Validator) -> Validator:
+    """``inner``, or ``null`` kept as a value (it turns a feature off)."""
     return Nullable(inner)
 
 
 def array(inner: Validator) -> Validator:
+    """A JSON array whose items ``inner`` checks."""
+
     def check(value: Any, path: str) -> Any:
         if not isinstance(value, list):
             raise ApiError.invalid_type(path, "an array", value)
         return [inner(item, f"{path}[{index}]") for index, item in enumerate(value)]
 
     return check
-
-
-def anything(value: Any, path: str) -> Any:
-    return value
 
 
 def object_of(
@@ -159,6 +166,8 @@ def tagged(tag: str, variants: dict[str, Validator], *, default: str | None = No
 
 
 def string_or(strings: tuple[str, ...], other: Validator) -> Validator:
+    """One of ``strings`` (any string when empty), or what ``other`` takes."""
+
     def check(value: Any, path: str) -> Any:
         if isinstance(value, str):
             if strings and value not in strings:
