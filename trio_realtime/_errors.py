@@ -47,11 +47,13 @@ class Unsent:
 class RealtimeError(Exception):
     """Base class of every error trio_realtime raises on purpose.
 
-    ``unsent`` holds what the session had queued but never wrote when it ended
-    (empty when nothing was lost).
+    ``unsent`` holds what the session had queued but never wrote when it ended, and
+    ``unread`` the events it had received that the application never took (both empty
+    when nothing was lost).
     """
 
     unsent: Unsent = Unsent()
+    unread: tuple[RealtimeEvent, ...] = ()
 
 
 class ProtocolError(RealtimeError):
@@ -63,7 +65,13 @@ class ProtocolError(RealtimeError):
 
 
 class ConnectError(RealtimeError):
-    """The connection could not be opened: DNS, TCP, TLS or the WebSocket handshake failed."""
+    """The connection could not be opened: DNS, TCP, TLS or the WebSocket handshake failed.
+
+    ``status`` is the HTTP status when the server answered the upgrade with one (401, 404,
+    429, 5xx), else None; the message then carries the error message of the response body.
+    """
+
+    status: int | None = None
 
 
 class ConnectTimeout(ConnectError):

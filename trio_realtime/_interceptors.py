@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
-from typing import IO, Any
+from typing import IO, Any, Protocol, TypeAlias
 
 from ._recording import RecordingWriter, redact_url
 from ._transport import ConnectRequest
@@ -36,8 +36,14 @@ from .events import (
 )
 
 __all__ = [
+    "HOOKS",
+    "HasOnClose",
+    "HasOnConnect",
+    "HasOnReceive",
+    "HasOnSend",
     "Interceptor",
     "InterceptorChain",
+    "InterceptorLike",
     "LoggingInterceptor",
     "MetricsInterceptor",
     "MetricsSummary",
@@ -46,6 +52,10 @@ __all__ = [
 ]
 
 _SECRET_HEADERS = frozenset({"authorization", "api-key", "openai-organization", "openai-project"})
+
+_ConnectHook = Callable[[ConnectRequest], ConnectRequest | Awaitable[ConnectRequest]]
+_EventHook = Callable[[RealtimeEvent], RealtimeEvent | Awaitable[RealtimeEvent | None] | None]
+_CloseHook = Callable[[int, str], Awaitable[None] | None]
 
 
 class Interceptor:
@@ -82,30 +92,84 @@ async def _call(hook: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
-def _overrides(interceptor: Interceptor, name: str) -> bool:
-    return getattr(type(interceptor), name) is not getattr(Interceptor, name)
+class HasOnConnect(Protocol):
+    """Any object with an ``on_connect`` hook is an interceptor."""
+
+    def on_connect(self, request: ConnectRequest, /) -> Any:
+        """As :meth:`Interceptor.on_connect`."""
+
+
+class HasOnSend(Protocol):
+    """Any object with an ``on_send`` hook is an interceptor."""
+
+    def on_send(self, event: RealtimeEvent, /) -> Any:
+        """As :meth:`Interceptor.on_send`."""
+
+
+class HasOnReceive(Protocol):
+    """Any object with an ``on_receive`` hook is an interceptor."""
+
+    def on_receive(self, event: RealtimeEvent, /) -> Any:
+        """As :meth:`Interceptor.on_receive`."""
+
+
+class HasOnClose(Protocol):
+    """Any object with an ``on_close`` hook is an interceptor."""
+
+    def on_close(self, code: int, reason: str, /) -> Any:
+        """As :meth:`Interceptor.on_close`."""
+
+
+InterceptorLike: TypeAlias = Interceptor | HasOnConnect | HasOnSend | HasOnReceive | HasOnClose
+"""What ``interceptors=`` takes: an :class:`Interceptor`, or any object with some of its hooks."""
+
+HOOKS = ("on_connect", "on_send", "on_receive", "on_close")
+"""The hooks an interceptor may have (any subset; each sync or async)."""
+
+
+def _hook(interceptor: object, name: str) -> Callable[..., Any] | None:
+    """The interceptor's hook ``name``, or None where it has none (or the base's pass-through)."""
+    if getattr(type(interceptor), name, None) is getattr(Interceptor, name):
+        return None
+    hook = getattr(interceptor, name, None)
+    if hook is not None and not callable(hook):
+        raise TypeError(f"{name} of {interceptor!r} is not callable")
+    return hook
 
 
 class InterceptorChain:
-    """The installed interceptors, with each hook list computed once."""
+    """The installed interceptors, with each hook list computed once.
 
-    def __init__(self, interceptors: Sequence[Interceptor] = ()) -> None:
-        self.interceptors = tuple(interceptors)
-        self.connect_hooks = [
-            i.on_connect for i in self.interceptors if _overrides(i, "on_connect")
-        ]
-        self.send_hooks = [i.on_send for i in self.interceptors if _overrides(i, "on_send")]
-        self.receive_hooks = [
-            i.on_receive for i in self.interceptors if _overrides(i, "on_receive")
-        ]
-        self.close_hooks = [i.on_close for i in self.interceptors if _overrides(i, "on_close")]
+    Raises:
+        TypeError: an object that is not an :class:`Interceptor` and has none of the hooks.
+    """
+
+    def __init__(self, interceptors: Sequence[InterceptorLike] = ()) -> None:
+        self.interceptors: tuple[InterceptorLike, ...] = tuple(interceptors)
+        hooks: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOKS}
+        for interceptor in self.interceptors:
+            found = {name: _hook(interceptor, name) for name in HOOKS}
+            if not isinstance(interceptor, Interceptor) and not any(found.values()):
+                raise TypeError(
+                    f"{interceptor!r} is not an interceptor: it has none of the hooks "
+                    f"{', '.join(HOOKS)} (subclass trio_realtime.Interceptor, or define some)"
+                )
+            for name, hook in found.items():
+                if hook is not None:
+                    hooks[name].append(hook)
+        self.connect_hooks: list[_ConnectHook] = hooks["on_connect"]
+        self.send_hooks: list[_EventHook] = hooks["on_send"]
+        self.receive_hooks: list[_EventHook] = hooks["on_receive"]
+        self.close_hooks: list[_CloseHook] = hooks["on_close"]
 
     async def connect(self, request: ConnectRequest) -> ConnectRequest:
+        """Pass the request through every ``on_connect`` hook, in order."""
         for hook in self.connect_hooks:
             request = await _call(hook, request)
         return request
 
     async def send(self, event: RealtimeEvent) -> RealtimeEvent | None:
+        """Pass a client event through every ``on_send`` hook; ``None`` if one dropped it."""
         for hook in self.send_hooks:
             result: RealtimeEvent | None = await _call(hook, event)
             if result is None:
@@ -114,6 +178,7 @@ class InterceptorChain:
         return event
 
     async def receive(self, event: RealtimeEvent) -> RealtimeEvent | None:
+        """Pass a server event through every ``on_receive`` hook; ``None`` if one hid it."""
         for hook in self.receive_hooks:
             result: RealtimeEvent | None = await _call(hook, event)
             if result is None:
@@ -122,6 +187,7 @@ class InterceptorChain:
         return event
 
     async def close(self, code: int, reason: str) -> None:
+        """Call every ``on_close`` hook with the close code and reason."""
         for hook in self.close_hooks:
             await _call(hook, code, reason)
 
@@ -154,9 +220,10 @@ class LoggingInterceptor(Interceptor):
     """Logs every frame at DEBUG on ``trio_realtime.wire``: audio as its size, keys redacted."""
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
-        self.logger = logger or logging.getLogger("trio_realtime.wire")
+        self.logger: logging.Logger = logger or logging.getLogger("trio_realtime.wire")
 
     def on_connect(self, request: ConnectRequest) -> ConnectRequest:
+        """Log the URL and headers, with the secret ones redacted."""
         if self.logger.isEnabledFor(logging.DEBUG):
             headers = {
                 name: ("***" if name.lower() in _SECRET_HEADERS else value)
@@ -166,16 +233,19 @@ class LoggingInterceptor(Interceptor):
         return request
 
     def on_send(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Log the client event, audio as its size."""
         if self.logger.isEnabledFor(logging.DEBUG):
             self.logger.debug("send %s", json.dumps(summarise(event.to_dict())))
         return event
 
     def on_receive(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Log the server event, audio as its size."""
         if self.logger.isEnabledFor(logging.DEBUG):
             self.logger.debug("recv %s", json.dumps(summarise(event.to_dict())))
         return event
 
     def on_close(self, code: int, reason: str) -> None:
+        """Log the close code and reason."""
         self.logger.debug("closed %d %s", code, reason)
 
 
@@ -193,14 +263,15 @@ class RecordingInterceptor(Interceptor):
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self.sessions = 0
+        self.path: str = str(path)
+        self.sessions: int = 0
         self._writer: RecordingWriter | None = None
         self._file: IO[str] | None = None
         self._start = 0.0
         self._session_id: str | None = None
 
     def on_connect(self, request: ConnectRequest) -> ConnectRequest:
+        """Open the recording file of this session and write its header."""
         self.sessions += 1
         path = self.path.format(n=self.sessions) if "{n}" in self.path else self.path
         self._file = open(path, "a" if path == self.path and self.sessions > 1 else "w")  # noqa: SIM115
@@ -227,16 +298,19 @@ class RecordingInterceptor(Interceptor):
             )
 
     def on_send(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Record the client event."""
         self._record("send", event)
         return event
 
     def on_receive(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Record the server event (``session.created`` gives the session id)."""
         if isinstance(event, SessionCreatedEvent):
             self._session_id = event.session.id
         self._record("recv", event)
         return event
 
     def on_close(self, code: int, reason: str) -> None:
+        """Close the recording file."""
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -314,11 +388,13 @@ class MetricsInterceptor(Interceptor):
             self._turn.end = self._clock()
 
     def on_send(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Note the end of the user's turn (a commit or ``response.create``)."""
         if isinstance(event, InputAudioBufferCommitEvent | ResponseCreateEvent):
             self._turn_ended()
         return event
 
     def on_receive(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Time the response: created, first audio, first text, done."""
         now = self._clock()
         if isinstance(event, InputAudioBufferSpeechStoppedEvent):
             self._turn_ended()

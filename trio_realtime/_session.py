@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import numpy.typing as npt
 
 from ._audio_input import input_format_of
-from ._audio_session import AUDIO_BUFFER_MS, AUDIO_CHUNK_MS, AudioSession
-from ._endpoint import AzureEndpoint, TokenProvider
-from ._engine import (
-    CLOSE_TIMEOUT,
-    CONNECT_TIMEOUT,
-    EVENT_BUFFER,
-    MAX_MESSAGE_SIZE,
-    Heartbeat,
-    _Reply,
-    open_engine,
-)
-from ._interceptors import Interceptor, InterceptorChain
-from ._transport import TransportFactory
+from ._audio_session import AudioSession
+from ._engine import ConversationOptions, ReplyTable, open_engine, resolve
 from .audio import PlaybackTracker
 from .events import (
     ClientEventBase,
@@ -100,24 +89,9 @@ class RealtimeSession(AudioSession):
     ``event_buffer``) while they wait.
     """
 
-    def __init__(
-        self,
-        *,
-        heartbeat: Heartbeat | None,
-        close_timeout: float,
-        event_buffer: int,
-        audio_buffer_ms: int,
-        audio_chunk_ms: int,
-        interceptors: InterceptorChain | None = None,
-    ) -> None:
+    def __init__(self, options: ConversationOptions) -> None:
         super().__init__(
-            parse=parse_server_event,
-            heartbeat=heartbeat,
-            close_timeout=close_timeout,
-            event_buffer=event_buffer,
-            audio_buffer_ms=audio_buffer_ms,
-            audio_chunk_ms=audio_chunk_ms,
-            interceptors=interceptors,
+            parse=parse_server_event, options=options, audio_chunk_ms=options["audio_chunk_ms"]
         )
         self.config: SessionObject | None = None
         """The effective configuration, from the latest ``session.created`` / ``updated``."""
@@ -125,8 +99,8 @@ class RealtimeSession(AudioSession):
         """The input and output audio formats of ``config`` (read once per config)."""
         self.active_response_id: str | None = None
         """The response in progress in the default conversation, if any."""
-        self._response_done: dict[str, _Reply[ResponseDoneEvent]] = {}
-        self._retrievals: dict[str, _Reply[ConversationItemRetrievedEvent]] = {}
+        self._response_done = self._replies.table(ReplyTable[ResponseDoneEvent]())
+        self._retrievals = self._replies.table(ReplyTable[ConversationItemRetrievedEvent]())
 
     _default_session_type = "realtime"
 
@@ -154,16 +128,11 @@ class RealtimeSession(AudioSession):
                 self.active_response_id = response.id
         elif isinstance(event, ResponseDoneEvent):
             response_id = event.response.id
-            if response_id is not None:
-                if response_id == self.active_response_id:
-                    self.active_response_id = None
-                waiter = self._response_done.pop(response_id, None)
-                if waiter is not None:
-                    waiter.resolve(event)
+            if response_id is not None and response_id == self.active_response_id:
+                self.active_response_id = None
+            self._response_done.resolve(response_id, event)
         elif isinstance(event, ConversationItemRetrievedEvent):
-            waiter_r = self._retrievals.pop(event.item.id or "", None)
-            if waiter_r is not None:
-                waiter_r.resolve(event)
+            self._retrievals.resolve(event.item.id, event)
 
     # -- sending ------------------------------------------------------------------
 
@@ -279,17 +248,16 @@ class RealtimeSession(AudioSession):
         response_id = self.active_response_id
         if response_id is None:
             return
-        reply = self._response_done.get(response_id)
-        if reply is None:
-            reply = self._response_done[response_id] = _Reply()
+        reply = self._response_done.expect(response_id)
         event_id = self._new_event_id()
-        self._expect_error(event_id, reply)
+        self._replies.expect_error(event_id, reply)
         try:
             await self.send(ResponseCancelEvent(event_id=event_id, response_id=response_id))
-            await reply.done.wait()  # done, or response_cancel_not_active: it ended anyway
+            await reply.settled()  # done, or response_cancel_not_active: it ended anyway
         finally:
-            self._error_waiters.pop(event_id, None)
-            self._response_done.pop(response_id, None)
+            self._replies.forget_error(event_id)
+            self._response_done.forget(response_id, reply)
+        self._life.check_open()
 
     async def create_item(
         self,
@@ -310,15 +278,14 @@ class RealtimeSession(AudioSession):
             ServerError: no such item.
         """
         event_id = self._new_event_id()
-        reply: _Reply[ConversationItemRetrievedEvent] = _Reply()
-        self._retrievals[item_id] = reply
-        self._expect_error(event_id, reply)
+        reply = self._retrievals.expect(item_id)
+        self._replies.expect_error(event_id, reply)
         try:
             await self.send(ConversationItemRetrieveEvent(event_id=event_id, item_id=item_id))
             return (await reply.wait()).item
         finally:
-            self._error_waiters.pop(event_id, None)
-            self._retrievals.pop(item_id, None)
+            self._replies.forget_error(event_id)
+            self._retrievals.forget(item_id, reply)
 
     async def delete_item(self, item_id: str) -> None:
         """Remove an item from the conversation."""
@@ -421,19 +388,7 @@ async def open_realtime_session(
     model: str | None = None,
     *,
     session: SessionInput | None = None,
-    api_key: str | TokenProvider | None = None,
-    url: str | None = None,
-    azure: AzureEndpoint | None = None,
-    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-    heartbeat: Heartbeat | None = Heartbeat(),  # noqa: B008 - frozen
-    connect_timeout: float = CONNECT_TIMEOUT,
-    close_timeout: float = CLOSE_TIMEOUT,
-    event_buffer: int = EVENT_BUFFER,
-    max_message_size: int = MAX_MESSAGE_SIZE,
-    audio_buffer_ms: int = AUDIO_BUFFER_MS,
-    audio_chunk_ms: int = AUDIO_CHUNK_MS,
-    transport: str | TransportFactory | None = None,
-    interceptors: Sequence[Interceptor] = (),
+    **options: Unpack[ConversationOptions],
 ) -> AsyncIterator[RealtimeSession]:
     """Open a Realtime conversation session: ``async with open_realtime_session(...) as s:``.
 
@@ -443,45 +398,35 @@ async def open_realtime_session(
     heartbeat tasks; leaving it closes the connection (close 1000 within
     ``close_timeout``), also on error or cancellation.
 
-    ``api_key`` defaults to ``OPENAI_API_KEY`` (an ephemeral ``ek_`` secret works, and so
-    does a callable returning one); ``url`` to ``OPENAI_WEBSOCKET_BASE_URL`` /
-    ``OPENAI_BASE_URL`` / ``wss://api.openai.com/v1`` (a base URL gets ``/realtime``
-    appended; the local emulator's ``emulator.url`` works as is). ``heartbeat=None``
-    turns pings off. Audio waits locally up to ``audio_buffer_ms`` and goes out in
-    frames of ``audio_chunk_ms``.
+    ``options`` are the :class:`~trio_realtime.ConversationOptions` (each with its type,
+    default and meaning there): ``api_key`` defaults to ``OPENAI_API_KEY`` (an ephemeral
+    ``ek_`` secret works, and so does a callable returning one); ``url`` to
+    ``OPENAI_WEBSOCKET_BASE_URL`` / ``OPENAI_BASE_URL`` / ``wss://api.openai.com/v1``;
+    ``heartbeat=None`` turns pings off; audio waits locally up to ``audio_buffer_ms`` and
+    goes out in frames of ``audio_chunk_ms``.
 
     The block raises exactly one exception, never a group: its own exception
-    unchanged, a cancellation from outside unchanged, or one of the errors below. A
-    failure carries what was queued but not written in ``.unsent``.
+    unchanged, a cancellation from outside unchanged, or one of the errors below. Every
+    event received before the session ended is delivered to ``async for`` before the
+    failure; a failure carries what was queued but not written in ``.unsent`` and what was
+    received but never read in ``.unread`` (docs: cancellation and closing).
 
     Raises:
-        ConnectError: the connection could not be opened (DNS, TCP, TLS, handshake).
+        TypeError: an unknown option.
+        ConnectError: the connection could not be opened (DNS, TCP, TLS, handshake, an
+            HTTP status at the upgrade: its ``status``).
         AuthenticationError: the service refused the credentials.
         ConnectTimeout: no session within ``connect_timeout``.
-        SessionClosed: the server closed with a code other than 1000.
+        SessionClosed: the server closed with a code other than 1000, or the connection
+            dropped (1006).
         HeartbeatTimeout: the peer stopped answering pings.
         ServerError: the initial ``session=`` was rejected.
         InterceptorError: an interceptor's hook raised.
     """
+    resolved = resolve(ConversationOptions, options)
+    query = {"model": model or (None if resolved["azure"] is not None else DEFAULT_MODEL)}
     async with open_engine(
-        lambda: RealtimeSession(
-            heartbeat=heartbeat,
-            close_timeout=close_timeout,
-            event_buffer=event_buffer,
-            audio_buffer_ms=audio_buffer_ms,
-            audio_chunk_ms=audio_chunk_ms,
-            interceptors=InterceptorChain(interceptors),
-        ),
-        path="realtime",
-        query={"model": model or (None if azure is not None else DEFAULT_MODEL)},
-        session=session,
-        api_key=api_key,
-        url=url,
-        azure=azure,
-        headers=headers,
-        max_message_size=max_message_size,
-        connect_timeout=connect_timeout,
-        transport=transport,
+        RealtimeSession, resolved, path="realtime", query=query, session=session
     ) as opened:
         yield opened
 
@@ -490,19 +435,7 @@ async def open_realtime_session(
 async def open_transcription_session(
     *,
     session: SessionInput | None = None,
-    api_key: str | TokenProvider | None = None,
-    url: str | None = None,
-    azure: AzureEndpoint | None = None,
-    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-    heartbeat: Heartbeat | None = Heartbeat(),  # noqa: B008 - frozen
-    connect_timeout: float = CONNECT_TIMEOUT,
-    close_timeout: float = CLOSE_TIMEOUT,
-    event_buffer: int = EVENT_BUFFER,
-    max_message_size: int = MAX_MESSAGE_SIZE,
-    audio_buffer_ms: int = AUDIO_BUFFER_MS,
-    audio_chunk_ms: int = AUDIO_CHUNK_MS,
-    transport: str | TransportFactory | None = None,
-    interceptors: Sequence[Interceptor] = (),
+    **options: Unpack[ConversationOptions],
 ) -> AsyncIterator[TranscriptionSession]:
     """Open a transcription session: ``async with open_transcription_session(...) as s:``.
 
@@ -514,24 +447,11 @@ async def open_transcription_session(
     :func:`open_realtime_session`.
     """
     async with open_engine(
-        lambda: TranscriptionSession(
-            heartbeat=heartbeat,
-            close_timeout=close_timeout,
-            event_buffer=event_buffer,
-            audio_buffer_ms=audio_buffer_ms,
-            audio_chunk_ms=audio_chunk_ms,
-            interceptors=InterceptorChain(interceptors),
-        ),
+        TranscriptionSession,
+        resolve(ConversationOptions, options),
         path="realtime",
         query={"intent": "transcription"},
         session=session,
-        api_key=api_key,
-        url=url,
-        azure=azure,
-        headers=headers,
-        max_message_size=max_message_size,
-        connect_timeout=connect_timeout,
-        transport=transport,
     ) as opened:
         yield opened
 
