@@ -152,7 +152,8 @@ def test_text_turn(checked: Callable[..., Emulator]) -> None:
         ("message", "assistant", ["You said: Hello there"]),
     ]
     received = [event.type for event in emulator.connections[0].received]
-    assert received[:3] == ["session.update", "conversation.item.create", "response.create"]
+    assert received[0] == "session.update"
+    assert received.index("conversation.item.create") < received.index("response.create")
 
 
 def test_spoken_turn_with_server_vad(checked: Callable[..., Emulator]) -> None:
