@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from trio_realtime.testing import example_arguments
 from trio_realtime.testing._apierrors import ApiError
 from trio_realtime.testing._arguments import argument_sets, tools_named_in
 from trio_realtime.testing._config import apply_session_update, default_realtime_session
+from trio_realtime.testing._conversation import Conversation, StreamingAudio
 from trio_realtime.testing._vad import VoiceActivityDetector
 from trio_realtime.testing._wire import FrameSniffer
 
@@ -215,3 +217,26 @@ def test_tools_are_asked_for_by_their_salient_words() -> None:
         {"city": "Paris", "unit": "celsius", "days": 1},
         {"city": "Tokyo", "unit": "celsius", "days": 1},
     ]
+
+
+def test_a_streaming_item_is_truncated_within_what_was_sent() -> None:
+    conversation = Conversation()
+    conversation.insert({"id": "item_a", "type": "message", "role": "assistant", "content": []})
+    stored = conversation.get("item_a")
+    assert stored is not None
+    with pytest.raises(ApiError) as no_audio:
+        conversation.truncate("item_a", 0, 0, 48)
+    assert (no_audio.value.code, no_audio.value.param) == ("unsupported_content_type", None)
+    stored.streaming = StreamingAudio(content_index=0, bytes_per_ms=48)
+    with pytest.raises(ApiError) as none_yet:
+        conversation.truncate("item_a", 0, 0, 48)
+    assert none_yet.value.message == "Only model output audio messages can be truncated"
+    stored.streaming.audio += bytes(500 * 48)
+    stored.streaming.transcript += ["Once", " upon", " a", " time"]
+    conversation.truncate("item_a", 0, 250, 48)
+    part = conversation.retrieve("item_a")["content"][0]
+    assert len(base64.b64decode(part["audio"])) == 250 * 48
+    assert part["transcript"] == "Once"  # the words wholly within the first half
+    with pytest.raises(ApiError) as past:
+        conversation.truncate("item_a", 0, 400, 48)
+    assert past.value.message == "Audio content of 250ms is already shorter than 400ms"

@@ -28,7 +28,13 @@ class StreamingAudio:
 
     @property
     def sent_ms(self) -> int:
+        """Milliseconds of audio sent so far."""
         return len(self.audio) // self.bytes_per_ms
+
+    @property
+    def heard_ms(self) -> int:
+        """Milliseconds of audio the part holds: what was sent, up to a cut."""
+        return self.sent_ms if self.cut_ms is None else min(self.sent_ms, self.cut_ms)
 
     def part(self) -> dict[str, Any]:
         """The ``output_audio`` part as it stands: what was sent, up to a cut."""
@@ -221,7 +227,7 @@ class Conversation:
             raise ApiError.below_minimum("audio_end_ms", 0, audio_end_ms)
         streaming = stored.streaming
         if streaming is not None and streaming.content_index == content_index:
-            _check_end(streaming.sent_ms, audio_end_ms)
+            _check_end(streaming.heard_ms, audio_end_ms)
             streaming.cut_ms = audio_end_ms
             return
         content = stored.data.get("content")

@@ -294,6 +294,10 @@ class ResponseRun:
             part, stopped = await self._audio_part(where, text, audio)
         else:
             part, stopped = await self._text_part(where, text)
+        stored = self.session.conversation.get(item_id) if self.in_conversation else None
+        if stored is not None and stored.streaming is not None:
+            part = stored.streaming.part()  # a truncate may have come after the last chunk
+            stopped = stopped or stored.streaming.cut_ms is not None
         status = "incomplete" if stopped or cut else "completed"
         await self._finish_item(output_index, {**started, "status": status, "content": [part]})
 
@@ -362,7 +366,7 @@ class ResponseRun:
                 )
         part = sent.part()
         final = str(part["transcript"])
-        duration_ms = min(sent.sent_ms, sent.cut_ms if sent.cut_ms is not None else sent.sent_ms)
+        duration_ms = sent.heard_ms
         self.output_audio_ms += duration_ms
         self._audio_tokens += duration_ms // 50
         self._text_tokens += _text_tokens(final)
