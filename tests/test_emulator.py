@@ -1040,3 +1040,20 @@ def test_one_call_per_city_named_unless_parallel_calls_are_off(
 
     calls = run(client)[-1].response.output
     assert [json.loads(call.arguments)["city"] for call in calls] == cities
+
+
+def test_the_city_can_come_from_earlier_in_the_conversation(emulator: Emulator) -> None:
+    async def client() -> list[Any]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.session.update(
+                session={"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER]}
+            )
+            await conn.conversation.item.create(item=user_text("I land in Lisbon tomorrow."))
+            await conn.response.create()
+            await events_until(conn, "response.done")
+            await conn.conversation.item.create(item=user_text("What will the weather be?"))
+            await conn.response.create()
+            return await events_until(conn, "response.done")
+
+    call = run(client)[-1].response.output[0]
+    assert (call.name, json.loads(call.arguments)) == ("get_weather", {"city": "Lisbon"})

@@ -240,3 +240,10 @@ def test_a_streaming_item_is_truncated_within_what_was_sent() -> None:
     with pytest.raises(ApiError) as past:
         conversation.truncate("item_a", 0, 400, 48)
     assert past.value.message == "Audio content of 250ms is already shorter than 400ms"
+
+
+def test_a_place_named_earlier_in_the_conversation_is_used() -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    earlier = ["Thanks.", "I land in Lisbon tomorrow."]
+    assert example_arguments(schema, "What's the weather?", earlier=earlier) == {"city": "Lisbon"}
+    assert example_arguments(schema, "And in Porto?", earlier=earlier) == {"city": "Porto"}

@@ -107,17 +107,21 @@ def places_in(text: str) -> list[str]:
     return found
 
 
-def example_arguments(schema: Any, text: str | None = None) -> dict[str, Any]:
+def example_arguments(
+    schema: Any, text: str | None = None, *, earlier: Sequence[str] = ()
+) -> dict[str, Any]:
     """Plausible arguments for a function's ``parameters`` JSON Schema.
 
     Required properties (all of them when none is marked required) get a value of their
     type. With ``text`` (the user's words), values it names come first: a place after
     "in"/"for"/"at" for a city or location, an ``enum`` value it mentions, a number
     before the property's name ("for 3 days"), an email, URL or ISO date it contains.
-    Otherwise: the first ``enum`` value, a ``const`` or ``default``, a string suggested
-    by the property's name or ``format``, the ``minimum`` of a number, and so on.
+    ``earlier`` (older user messages, latest first) supplies a place ``text`` does not
+    name ("Paris is lovely." then "What's the weather?"). Otherwise: the first ``enum``
+    value, a ``const`` or ``default``, a string suggested by the property's name or
+    ``format``, the ``minimum`` of a number, and so on.
     """
-    places = places_in(text) if text else []
+    places = _places(text, earlier)
     value = _example(
         schema if isinstance(schema, dict) else {"type": "object"},
         "",
@@ -126,14 +130,25 @@ def example_arguments(schema: Any, text: str | None = None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def argument_sets(schema: Any, text: str | None = None) -> list[dict[str, Any]]:
+def argument_sets(
+    schema: Any, text: str | None = None, *, earlier: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """One set of arguments per place the text names (parallel calls), else one set."""
-    arguments = example_arguments(schema, text)
-    places = places_in(text) if text else []
+    arguments = example_arguments(schema, text, earlier=earlier)
+    places = _places(text, earlier)
     keys = [key for key in arguments if _words(key) & _PLACE_WORDS]
     if len(places) < 2 or not keys:
         return [arguments]
     return [{**arguments, keys[0]: place} for place in places]
+
+
+def _places(text: str | None, earlier: Sequence[str]) -> list[str]:
+    """The places the latest message names, else those of the latest earlier one naming any."""
+    for said in (text or "", *earlier):
+        places = places_in(said)
+        if places:
+            return places
+    return []
 
 
 class _Words:

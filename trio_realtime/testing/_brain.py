@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from ..events import ConversationItem, ResponseCreateParams, SessionConfig
+from ..events import ConversationItem, ResponseCreateParams, SessionConfig, UserMessageItem
 from ._arguments import argument_sets, example_arguments, tools_named_in
 
 __all__ = [
@@ -90,10 +90,13 @@ def default_brain(request: BrainRequest) -> BrainReply:
         return BrainReply(text=f"The function{plural} returned: {'; '.join(outputs)}")
     calls = forced_tool_calls(request)
     if not calls and request.tool_choice == "auto" and request.user_text:
+        earlier = _earlier_user_texts(request.items)
         calls = [
             (tool["name"], arguments)
             for tool in tools_named_in(request.tools, request.user_text)
-            for arguments in argument_sets(tool.get("parameters"), request.user_text)
+            for arguments in argument_sets(
+                tool.get("parameters"), request.user_text, earlier=earlier
+            )
         ]
         if not _parallel(request):
             calls = calls[:1]
@@ -110,14 +113,25 @@ def forced_tool_calls(request: BrainRequest) -> list[tuple[str, dict[str, Any]]]
     """The calls ``tool_choice`` forces: the named function, or one tool for "required"."""
     choice = request.tool_choice
     text = request.user_text
+    earlier = _earlier_user_texts(request.items)
     if isinstance(choice, dict) and choice.get("type", "function") == "function":
         name = str(choice.get("name", ""))
         tool = next((tool for tool in request.tools if tool.get("name") == name), {})
-        return [(name, example_arguments(tool.get("parameters"), text))]
+        return [(name, example_arguments(tool.get("parameters"), text, earlier=earlier))]
     if choice == "required" and request.tools:
         tool = next(iter(tools_named_in(request.tools, text or "")), request.tools[0])
-        return [(tool["name"], example_arguments(tool.get("parameters"), text))]
+        return [(tool["name"], example_arguments(tool.get("parameters"), text, earlier=earlier))]
     return []
+
+
+def _earlier_user_texts(items: Sequence[ConversationItem]) -> list[str]:
+    """The text of the user messages before the latest one, latest first."""
+    texts = [
+        " ".join(part.text for part in item.content if part.type == "input_text" and part.text)
+        for item in reversed(items)
+        if isinstance(item, UserMessageItem)
+    ]
+    return texts[1:]
 
 
 def _trailing_outputs(items: Sequence[ConversationItem]) -> list[str]:
