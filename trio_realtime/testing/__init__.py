@@ -1,10 +1,12 @@
 """A local Realtime API server for tests, demos and offline development.
 
-It speaks the GA Realtime protocol faithfully enough that the official ``openai`` client
-runs whole conversations against it: sessions, conversation items, server VAD over real
-PCM, text and audio responses, function calls, transcription and translation sessions,
-the service's error and close codes. Replies come from a scriptable :data:`Brain`;
-faults (drops, stalls, malformed frames, close codes, delays) are switchable.
+It speaks the GA Realtime protocol faithfully enough that unmodified third-party clients
+(the official ``openai`` client, ``openai-agents``' realtime model) run whole
+conversations against it, taking what they send as the service does: sessions,
+conversation items, server VAD over real PCM, text and audio responses, function calls,
+transcription and translation sessions, the service's error and close codes. Replies
+come from a scriptable :data:`Brain`; faults (drops, stalls, malformed frames, close
+codes, delays) are switchable.
 
 ```python
 async with trio_realtime.testing.open_emulator() as emulator:
