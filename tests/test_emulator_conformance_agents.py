@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import agents
@@ -111,6 +111,24 @@ def item_retrieved(events: list[Any]) -> bool:
         and event.data.data.get("type") == "conversation.item.retrieved"
         for event in events
     )
+
+
+async def interrupted(
+    session: RealtimeSession, interrupt: Callable[[], Awaitable[None]], *, turns: int
+) -> list[Any]:
+    """Events until ``turns`` turns end and the SDK has retrieved the item it cut.
+
+    ``interrupt`` runs at the fifth audio chunk of the reply (400 ms of it sent).
+    """
+    events: list[Any] = []
+    async for event in session:
+        events.append(event)
+        assert event.type != "error", event
+        if event.type == "audio" and sum(e.type == "audio" for e in events) == 5:
+            await interrupt()
+        if ended(events) == turns and item_retrieved(events):
+            return events
+    raise AssertionError("the session ended before the turns did")
 
 
 def history(events: list[Any]) -> list[tuple[str, str | None, list[str]]]:
@@ -223,15 +241,7 @@ def test_interrupt_mid_reply_truncates_where_the_audio_was(
         session = await RealtimeRunner(agent).run(model_config=model_config(emulator))
         async with session:
             await session.send_message("Please tell me a long story.")
-            events: list[Any] = []
-            async for event in session:
-                events.append(event)
-                assert event.type != "error", event
-                if event.type == "audio" and sum(e.type == "audio" for e in events) == 5:
-                    await session.interrupt()
-                if ended(events) and item_retrieved(events):
-                    return events
-            raise AssertionError("the session ended before the turn did")
+            return await interrupted(session, session.interrupt, turns=1)
 
     events = run(client, DEADLINE)
     assert "audio_interrupted" in [event.type for event in events]
@@ -291,16 +301,12 @@ def test_barge_in_by_voice_cancels_and_truncates(checked: Callable[..., Emulator
         session = await RealtimeRunner(agent).run(model_config=model_config(emulator, **settings))
         async with session:
             await session.send_message("Please tell me a long story.")
-            events: list[Any] = []
-            async for event in session:
-                events.append(event)
-                assert event.type != "error", event
-                if event.type == "audio" and sum(e.type == "audio" for e in events) == 5:
-                    for start in range(0, len(speech), 4800):
-                        await session.send_audio(speech[start : start + 4800])
-                if ended(events) == 2 and item_retrieved(events):
-                    return events
-            raise AssertionError("the session ended before the second turn did")
+
+            async def speak() -> None:
+                for start in range(0, len(speech), 4800):
+                    await session.send_audio(speech[start : start + 4800])
+
+            return await interrupted(session, speak, turns=2)
 
     events = run(client)
     assert "audio_interrupted" in [event.type for event in events]
