@@ -441,7 +441,7 @@ def test_function_call_round_trip(emulator: Emulator) -> None:
     done_args = next(e for e in first if e.type == "response.function_call_arguments.done")
     assert done_args.name == "get_weather"
     arguments = json.loads(done_args.arguments)
-    assert arguments == {"location": "San Francisco", "unit": "celsius", "days": 1}
+    assert arguments == {"location": "Paris", "unit": "celsius", "days": 1}
     deltas = "".join(e.delta for e in first if e.type == "response.function_call_arguments.delta")
     assert deltas == done_args.arguments
     item = first[-1].response.output[0]
@@ -873,3 +873,187 @@ def test_clear_empties_the_input_buffer(emulator: Emulator) -> None:
     events = run(client)
     assert [event.type for event in events][-2:] == ["input_audio_buffer.cleared", "error"]
     assert events[-1].error.code == "input_audio_buffer_commit_empty"
+
+
+# -- items grow as they stream ------------------------------------------------------------
+
+
+def test_truncate_while_the_reply_streams_cuts_it_there(
+    emulator_factory: Callable[..., Emulator],
+) -> None:
+    """Barge-in: truncate at 400 ms while audio still arrives (as openai-agents does)."""
+    emulator = emulator_factory(audio_pace=1.0)
+
+    async def client() -> tuple[list[Any], Any, Any]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.conversation.item.create(item=user_text("Please tell me a long story."))
+            await conn.response.create()
+            events = []
+            async for event in conn:
+                events.append(event)
+                deltas = [e for e in events if e.type == "response.output_audio.delta"]
+                if len(deltas) == 5:
+                    break
+            item_id = deltas[0].item_id
+            await conn.conversation.item.retrieve(item_id=item_id)
+            streaming = (await events_until(conn, "conversation.item.retrieved"))[-1]
+            await conn.conversation.item.truncate(
+                item_id=item_id, content_index=0, audio_end_ms=400
+            )
+            events += await events_until(conn, "response.done")
+            await conn.conversation.item.retrieve(item_id=item_id)
+            retrieved = (await events_until(conn, "conversation.item.retrieved"))[-1]
+            return events, streaming, retrieved
+
+    events, streaming, retrieved = run(client)
+    assert not [event for event in events if event.type == "error"]
+    sent_so_far = base64.b64decode(streaming.item.content[0].audio)
+    assert streaming.item.status == "in_progress"
+    assert len(sent_so_far) >= 500 * 48
+    assert streaming.item.content[0].transcript
+    types = [event.type for event in events]
+    cut_at = types.index("conversation.item.truncated")
+    assert events[cut_at].audio_end_ms == 400
+    assert "response.output_audio.delta" not in types[cut_at:]
+    full = "You said: Please tell me a long story."
+    done = events[-1].response
+    assert done.status == "completed"
+    part = done.output[0].content[0]
+    assert done.output[0].status == "incomplete"
+    assert part.transcript and len(part.transcript) < len(full)
+    item_done = next(e for e in events[cut_at:] if e.type == "conversation.item.done").item
+    assert item_done.content[0].transcript == part.transcript
+    assert len(base64.b64decode(retrieved.item.content[0].audio)) == 400 * 48
+    assert retrieved.item.content[0].transcript == part.transcript
+
+
+def test_truncate_past_the_audio_sent_so_far_is_rejected(
+    emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = emulator_factory(audio_pace=1.0)
+
+    async def client() -> list[Any]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.conversation.item.create(item=user_text("Please tell me a long story."))
+            await conn.response.create()
+            event = await conn.recv()
+            while event.type != "response.output_audio.delta":
+                event = await conn.recv()
+            await conn.conversation.item.truncate(
+                item_id=event.item_id, content_index=0, audio_end_ms=2000
+            )
+            return await events_until(conn, "error")
+
+    error = run(client)[-1].error
+    assert (error.code, error.param) == ("invalid_value", "audio_end_ms")
+    assert error.message.endswith("is already shorter than 2000ms")
+    sent_ms = int(error.message.split()[3].removesuffix("ms"))
+    assert 100 <= sent_ms < 2000
+
+
+def test_truncating_an_item_without_model_audio_gets_the_service_error(
+    emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = emulator_factory(
+        brain=lambda request: BrainReply(text="", audio=np.zeros(0, np.int16))
+    )
+
+    async def client() -> list[Any]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.conversation.item.create(item=user_text("Hi"))
+            user_item = (await events_until(conn, "conversation.item.done"))[-1].item.id
+            await conn.response.create()
+            done = await events_until(conn, "response.done")
+            silent_item = done[-1].response.output[0].id
+            errors = []
+            for item_id in (user_item, silent_item):
+                await conn.conversation.item.truncate(
+                    item_id=item_id, content_index=0, audio_end_ms=0
+                )
+                errors.append((await events_until(conn, "error"))[-1].error)
+            return errors
+
+    for error in run(client):
+        assert error.type == "invalid_request_error"
+        assert error.code == "unsupported_content_type"
+        assert error.param is None
+        assert error.message == "Only model output audio messages can be truncated"
+
+
+# -- function calls follow the user's words --------------------------------------------------
+
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+WEATHER = {"type": "function", "name": "get_weather", "parameters": CITY}
+LOCAL_TIME = {"type": "function", "name": "get_local_time", "parameters": CITY}
+
+
+def test_two_tools_called_in_parallel_then_both_outputs_answered(emulator: Emulator) -> None:
+    async def client() -> tuple[list[Any], list[Any]]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.session.update(
+                session={
+                    "type": "realtime",
+                    "output_modalities": ["text"],
+                    "tools": [WEATHER, LOCAL_TIME],
+                }
+            )
+            await conn.conversation.item.create(
+                item=user_text("What's the weather and the local time in Paris?")
+            )
+            await conn.response.create()
+            first = await events_until(conn, "response.done")
+            for call in first[-1].response.output:
+                answer = {"get_weather": "18C and sunny", "get_local_time": "14:05"}[call.name]
+                await conn.conversation.item.create(
+                    item={"type": "function_call_output", "call_id": call.call_id, "output": answer}
+                )
+            await conn.response.create()
+            second = await events_until(conn, "response.done")
+            return first, second
+
+    first, second = run(client)
+    calls = first[-1].response.output
+    assert [(call.type, call.name, json.loads(call.arguments)) for call in calls] == [
+        ("function_call", "get_weather", {"city": "Paris"}),
+        ("function_call", "get_local_time", {"city": "Paris"}),
+    ]
+    assert len({call.call_id for call in calls}) == 2
+    assert [e.output_index for e in first if e.type == "response.output_item.added"] == [0, 1]
+    reply = second[-1].response.output[0].content[0].text
+    assert reply == "The functions returned: 18C and sunny; 14:05"
+
+
+@pytest.mark.parametrize(("parallel", "cities"), [(True, ["Paris", "Tokyo"]), (False, ["Paris"])])
+def test_one_call_per_city_named_unless_parallel_calls_are_off(
+    emulator: Emulator, parallel: bool, cities: list[str]
+) -> None:
+    async def client() -> list[Any]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.session.update(
+                session={"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER]}
+            )
+            await conn.conversation.item.create(
+                item=user_text("How is the weather in Paris and Tokyo?")
+            )
+            await conn.response.create(response={"parallel_tool_calls": parallel})
+            return await events_until(conn, "response.done")
+
+    calls = run(client)[-1].response.output
+    assert [json.loads(call.arguments)["city"] for call in calls] == cities
+
+
+def test_the_city_can_come_from_earlier_in_the_conversation(emulator: Emulator) -> None:
+    async def client() -> list[Any]:
+        async with client_for(emulator).realtime.connect(model=MODEL) as conn:
+            await conn.session.update(
+                session={"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER]}
+            )
+            await conn.conversation.item.create(item=user_text("I land in Lisbon tomorrow."))
+            await conn.response.create()
+            await events_until(conn, "response.done")
+            await conn.conversation.item.create(item=user_text("What will the weather be?"))
+            await conn.response.create()
+            return await events_until(conn, "response.done")
+
+    call = run(client)[-1].response.output[0]
+    assert (call.name, json.loads(call.arguments)) == ("get_weather", {"city": "Lisbon"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,9 @@ from wsproto.events import CloseConnection, Message, Ping, Pong, Request, TextMe
 from trio_realtime.audio import silence, voice_like
 from trio_realtime.testing import example_arguments
 from trio_realtime.testing._apierrors import ApiError
+from trio_realtime.testing._arguments import argument_sets, tools_named_in
 from trio_realtime.testing._config import apply_session_update, default_realtime_session
+from trio_realtime.testing._conversation import Conversation, StreamingAudio
 from trio_realtime.testing._vad import VoiceActivityDetector
 from trio_realtime.testing._wire import FrameSniffer
 
@@ -154,3 +157,93 @@ def test_voice_cannot_change_once_assistant_audio_exists() -> None:
     with pytest.raises(ApiError) as error:
         apply_session_update(session, update, has_assistant_audio=True)
     assert error.value.code == "cannot_update_voice"
+
+
+CITY_UNIT_DAYS = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        "days": {"type": "integer", "minimum": 1, "maximum": 10},
+    },
+    "required": ["city", "unit", "days"],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "What does get_weather say for Paris?",
+            {"city": "Paris", "unit": "celsius", "days": 1},
+        ),
+        (
+            "The weather in New York City in fahrenheit for 3 days, please.",
+            {"city": "New York City", "unit": "fahrenheit", "days": 3},
+        ),
+        ("Weather for 40 days in Rome", {"city": "Rome", "unit": "celsius", "days": 1}),
+        ("what's the weather like?", {"city": "San Francisco", "unit": "celsius", "days": 1}),
+    ],
+)
+def test_arguments_follow_the_users_words(text: str, expected: dict[str, Any]) -> None:
+    assert example_arguments(CITY_UNIT_DAYS, text) == expected
+
+
+def test_arguments_take_emails_urls_and_dates_from_the_text() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "email": {"type": "string"},
+            "url": {"type": "string"},
+            "date": {"type": "string", "format": "date"},
+            "query": {"type": "string"},
+        },
+    }
+    text = "Mail ana@example.org the page https://example.org/a on 2026-03-01"
+    assert example_arguments(schema, text) == {
+        "email": "ana@example.org",
+        "url": "https://example.org/a",
+        "date": "2026-03-01",
+        "query": text,
+    }
+
+
+def test_tools_are_asked_for_by_their_salient_words() -> None:
+    tools = [{"name": "get_weather"}, {"name": "get_local_time"}, {"name": "book_flight"}]
+    named = tools_named_in(tools, "What's the weather and the local time in Paris?")
+    assert [tool["name"] for tool in named] == ["get_weather", "get_local_time"]
+    assert tools_named_in(tools, "Say hello") == []
+    assert argument_sets(CITY_UNIT_DAYS, "weather in Paris and Tokyo?") == [
+        {"city": "Paris", "unit": "celsius", "days": 1},
+        {"city": "Tokyo", "unit": "celsius", "days": 1},
+    ]
+
+
+def test_a_streaming_item_is_truncated_within_what_was_sent() -> None:
+    conversation = Conversation()
+    conversation.insert({"id": "item_a", "type": "message", "role": "assistant", "content": []})
+    stored = conversation.get("item_a")
+    assert stored is not None
+    with pytest.raises(ApiError) as no_audio:
+        conversation.truncate("item_a", 0, 0, 48)
+    assert (no_audio.value.code, no_audio.value.param) == ("unsupported_content_type", None)
+    stored.streaming = StreamingAudio(content_index=0, bytes_per_ms=48)
+    with pytest.raises(ApiError) as none_yet:
+        conversation.truncate("item_a", 0, 0, 48)
+    assert none_yet.value.message == "Only model output audio messages can be truncated"
+    stored.streaming.audio += bytes(500 * 48)
+    stored.streaming.transcript += ["Once", " upon", " a", " time"]
+    conversation.truncate("item_a", 0, 250, 48)
+    part = conversation.retrieve("item_a")["content"][0]
+    assert len(base64.b64decode(part["audio"])) == 250 * 48
+    assert part["transcript"] == "Once"  # the words wholly within the first half
+    with pytest.raises(ApiError) as past:
+        conversation.truncate("item_a", 0, 400, 48)
+    assert past.value.message == "Audio content of 250ms is already shorter than 400ms"
+
+
+def test_a_place_named_earlier_in_the_conversation_is_used() -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    earlier = ["Thanks.", "I land in Lisbon tomorrow."]
+    assert example_arguments(schema, "What's the weather?", earlier=earlier) == {"city": "Lisbon"}
+    assert example_arguments(schema, "And in Porto?", earlier=earlier) == {"city": "Porto"}

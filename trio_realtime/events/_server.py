@@ -14,11 +14,13 @@ from ._types import (
     ContentPart,
     ConversationInfo,
     ConversationItem,
+    DetectedLanguage,
     ErrorDetails,
     LogProb,
     RateLimit,
     Response,
     SessionObject,
+    TranscriptionError,
     TranscriptionUsage,
 )
 
@@ -201,6 +203,8 @@ class InputAudioTranscriptionCompletedEvent(ServerEventBase):
     transcript: str
     usage: TranscriptionUsage | None = None
     logprobs: list[LogProb] | None = None
+    languages: list[DetectedLanguage] | None = None
+    """The languages detected in the audio (``gpt-transcribe``); empty: none reliably."""
 
 
 class InputAudioTranscriptionFailedEvent(ServerEventBase):
@@ -211,7 +215,7 @@ class InputAudioTranscriptionFailedEvent(ServerEventBase):
     )
     item_id: str
     content_index: int
-    error: dict[str, Any]
+    error: TranscriptionError
 
 
 class InputAudioTranscriptionSegmentEvent(ServerEventBase):

@@ -19,9 +19,11 @@ __all__ = [
     "AudioFormat",
     "AudioInputConfig",
     "AudioOutputConfig",
+    "CachedTokenDetails",
     "ContentPart",
     "ConversationInfo",
     "ConversationItem",
+    "DetectedLanguage",
     "ErrorDetails",
     "FunctionCallItem",
     "FunctionCallOutputItem",
@@ -29,11 +31,15 @@ __all__ = [
     "InputTokenDetails",
     "ItemReference",
     "LogProb",
+    "McpApprovalFilter",
     "McpApprovalRequestItem",
     "McpApprovalResponseItem",
+    "McpCallError",
     "McpCallItem",
     "McpListToolsItem",
+    "McpListedTool",
     "McpTool",
+    "McpToolFilter",
     "NoiseReduction",
     "OutputTokenDetails",
     "PromptConfig",
@@ -42,16 +48,20 @@ __all__ = [
     "Response",
     "ResponseAudioConfig",
     "ResponseCreateParams",
+    "ResponseError",
     "ResponseStatusDetails",
     "RetentionRatioTruncation",
     "SessionConfig",
     "SessionObject",
     "SystemMessageItem",
+    "TokenLimits",
     "Tool",
     "ToolChoice",
     "TracingConfig",
     "TranscriptionConfig",
+    "TranscriptionError",
     "TranscriptionSessionConfig",
+    "TranscriptionTokenDetails",
     "TranscriptionUsage",
     "TurnDetection",
     "UnknownItem",
@@ -75,7 +85,8 @@ Voice = (
 class AudioFormat(WireModel):
     """An audio format: ``{"type": "audio/pcm", "rate": 24000}``, ``audio/pcmu``, ``audio/pcma``."""
 
-    type: Literal["audio/pcm", "audio/pcmu", "audio/pcma"] | str = "audio/pcm"
+    type: Literal["audio/pcm", "audio/pcmu", "audio/pcma"] | str | None = "audio/pcm"
+    """``null`` (or absent) in a request means ``audio/pcm``."""
     rate: int | None = None
     """Sample rate in Hz; only ``audio/pcm`` carries it (24000)."""
 
@@ -159,6 +170,20 @@ class FunctionTool(WireModel):
     parameters: dict[str, Any] | None = None
 
 
+class McpToolFilter(WireModel):
+    """Which MCP tools a rule covers: by name, or the read-only ones."""
+
+    tool_names: list[str] | None = None
+    read_only: bool | None = None
+
+
+class McpApprovalFilter(WireModel):
+    """``require_approval`` per tool: those that ``always`` or ``never`` need approval."""
+
+    always: McpToolFilter | None = None
+    never: McpToolFilter | None = None
+
+
 class McpTool(WireModel):
     """A remote MCP server whose tools the model may call."""
 
@@ -169,8 +194,8 @@ class McpTool(WireModel):
     authorization: str | None = None
     server_description: str | None = None
     headers: dict[str, str] | None = None
-    allowed_tools: list[str] | dict[str, Any] | None = None
-    require_approval: str | dict[str, Any] | None = None
+    allowed_tools: list[str] | McpToolFilter | None = None
+    require_approval: Literal["always", "never"] | str | McpApprovalFilter | None = None
 
 
 class UnknownTool(WireModel):
@@ -212,12 +237,19 @@ class TracingConfig(WireModel):
     metadata: dict[str, Any] | None = None
 
 
+class TokenLimits(WireModel):
+    """Token limits of a retention-ratio truncation."""
+
+    post_instructions: int | None = None
+    """Tokens kept after the instructions before truncation starts."""
+
+
 class RetentionRatioTruncation(WireModel):
     """``truncation: {"type": "retention_ratio", ...}``."""
 
     type: Literal["retention_ratio"] | str = "retention_ratio"
     retention_ratio: float
-    token_limits: dict[str, Any] | None = None
+    token_limits: TokenLimits | None = None
 
 
 class PromptConfig(WireModel):
@@ -375,12 +407,30 @@ class McpApprovalResponseItem(_Item):
     reason: str | None = None
 
 
+class McpListedTool(WireModel):
+    """One tool an MCP server offers."""
+
+    name: str
+    input_schema: dict[str, Any] | None = None
+    description: str | None = None
+    annotations: dict[str, Any] | None = None
+
+
 class McpListToolsItem(_Item):
     """The tools an MCP server offers."""
 
     type: Literal["mcp_list_tools"] = "mcp_list_tools"
     server_label: str
-    tools: list[dict[str, Any]]
+    tools: list[McpListedTool]
+
+
+class McpCallError(WireModel):
+    """Why an MCP tool call failed: ``protocol_error``, ``tool_execution_error``, ``http_error``."""
+
+    type: Literal["protocol_error", "tool_execution_error", "http_error"] | str
+    message: str | None = None
+    code: int | None = None
+    """The protocol's or HTTP error code (none for a tool execution error)."""
 
 
 class McpCallItem(_Item):
@@ -392,7 +442,7 @@ class McpCallItem(_Item):
     arguments: str
     approval_request_id: str | None = None
     output: str | None = None
-    error: dict[str, Any] | None = None
+    error: McpCallError | None = None
 
 
 class ItemReference(WireModel):
@@ -463,6 +513,14 @@ class ConversationInfo(WireModel):
 # -- responses --------------------------------------------------------------------------
 
 
+class ResponseError(WireModel):
+    """Why a response failed (``status_details.error``)."""
+
+    type: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
 class ResponseStatusDetails(WireModel):
     """Why a response ended as it did (``response.status_details``)."""
 
@@ -472,7 +530,15 @@ class ResponseStatusDetails(WireModel):
         | str
         | None
     ) = None
-    error: dict[str, Any] | None = None
+    error: ResponseError | None = None
+
+
+class CachedTokenDetails(WireModel):
+    """Cached input tokens by kind."""
+
+    text_tokens: int | None = None
+    audio_tokens: int | None = None
+    image_tokens: int | None = None
 
 
 class InputTokenDetails(WireModel):
@@ -482,7 +548,7 @@ class InputTokenDetails(WireModel):
     audio_tokens: int | None = None
     image_tokens: int | None = None
     cached_tokens: int | None = None
-    cached_tokens_details: dict[str, Any] | None = None
+    cached_tokens_details: CachedTokenDetails | None = None
 
 
 class OutputTokenDetails(WireModel):
@@ -574,6 +640,28 @@ class LogProb(WireModel):
     bytes: list[int]
 
 
+class DetectedLanguage(WireModel):
+    """A language detected in transcribed audio (``gpt-transcribe``)."""
+
+    code: str
+
+
+class TranscriptionTokenDetails(WireModel):
+    """Input tokens of a transcription, by kind."""
+
+    text_tokens: int | None = None
+    audio_tokens: int | None = None
+
+
+class TranscriptionError(WireModel):
+    """Why the transcription of an input item failed."""
+
+    type: str | None = None
+    code: str | None = None
+    message: str | None = None
+    param: str | None = None
+
+
 class TranscriptionUsage(WireModel):
     """Usage of an input transcription, billed by ``tokens`` or by ``duration``."""
 
@@ -581,5 +669,5 @@ class TranscriptionUsage(WireModel):
     total_tokens: int | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
-    input_token_details: dict[str, Any] | None = None
+    input_token_details: TranscriptionTokenDetails | None = None
     seconds: float | None = None

@@ -1,10 +1,12 @@
 """A local Realtime API server for tests, demos and offline development.
 
-It speaks the GA Realtime protocol faithfully enough that the official ``openai`` client
-runs whole conversations against it: sessions, conversation items, server VAD over real
-PCM, text and audio responses, function calls, transcription and translation sessions,
-the service's error and close codes. Replies come from a scriptable :data:`Brain`;
-faults (drops, stalls, malformed frames, close codes, delays) are switchable.
+It speaks the GA Realtime protocol faithfully enough that unmodified third-party clients
+(the official ``openai`` client, ``openai-agents``' realtime model) run whole
+conversations against it, taking what they send as the service does: sessions,
+conversation items, server VAD over real PCM, text and audio responses, function calls,
+transcription and translation sessions, the service's error and close codes. Replies
+come from a scriptable :data:`Brain`; faults (drops, stalls, malformed frames, close
+codes, delays) are switchable.
 
 ```python
 async with trio_realtime.testing.open_emulator() as emulator:
@@ -14,12 +16,12 @@ async with trio_realtime.testing.open_emulator() as emulator:
 
 from __future__ import annotations
 
+from ._arguments import example_arguments as example_arguments
 from ._brain import (
     Brain as Brain,
     BrainReply as BrainReply,
     BrainRequest as BrainRequest,
     default_brain as default_brain,
-    example_arguments as example_arguments,
 )
 from ._connection import (
     ConnectionKind as ConnectionKind,

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-from ..events import ConversationItem, ResponseCreateParams, SessionConfig
+from ..events import ConversationItem, ResponseCreateParams, SessionConfig, UserMessageItem
+from ._arguments import argument_sets, example_arguments, tools_named_in
 
 __all__ = [
     "Brain",
     "BrainReply",
     "BrainRequest",
     "default_brain",
-    "example_arguments",
     "forced_tool_calls",
     "transcript_for_audio",
 ]
@@ -77,20 +76,30 @@ Raising an exception makes the response fail (``response.done`` with status ``fa
 def default_brain(request: BrainRequest) -> BrainReply:
     """The deterministic default model.
 
-    After a function call's output: reports it. Otherwise calls a tool when
-    ``tool_choice`` forces one or, with ``"auto"``, when a tool's name appears in the
-    user's text (``get_weather`` matches "get weather"); else answers
+    After function call outputs: reports them. Otherwise calls tools when ``tool_choice``
+    forces one or, with ``"auto"``, when the user's text asks for them (``get_weather``
+    matches "get weather" and "what's the weather"), with arguments taken from the text
+    where it names them (:func:`example_arguments`): several tools, or one call per place
+    named, in one response unless ``parallel_tool_calls`` is false. Else answers
     ``"You said: <text>"`` to text and ``"I heard N.N seconds of audio."`` to audio.
     """
-    last = request.items[-1] if request.items else None
     forced = request.tool_choice == "required" or isinstance(request.tool_choice, dict)
-    if getattr(last, "type", None) == "function_call_output" and not forced:
-        return BrainReply(text=f"The function returned: {getattr(last, 'output', '')}")
+    outputs = _trailing_outputs(request.items)
+    if outputs and not forced:
+        plural = "s" if len(outputs) > 1 else ""
+        return BrainReply(text=f"The function{plural} returned: {'; '.join(outputs)}")
     calls = forced_tool_calls(request)
     if not calls and request.tool_choice == "auto" and request.user_text:
-        tool = _tool_named_in(request.tools, request.user_text)
-        if tool is not None:
-            calls = [(tool["name"], example_arguments(tool.get("parameters")))]
+        earlier = _earlier_user_texts(request.items)
+        calls = [
+            (tool["name"], arguments)
+            for tool in tools_named_in(request.tools, request.user_text)
+            for arguments in argument_sets(
+                tool.get("parameters"), request.user_text, earlier=earlier
+            )
+        ]
+        if not _parallel(request):
+            calls = calls[:1]
     if calls:
         return BrainReply(tool_calls=calls)
     if request.user_text:
@@ -103,123 +112,44 @@ def default_brain(request: BrainRequest) -> BrainReply:
 def forced_tool_calls(request: BrainRequest) -> list[tuple[str, dict[str, Any]]]:
     """The calls ``tool_choice`` forces: the named function, or one tool for "required"."""
     choice = request.tool_choice
+    text = request.user_text
+    earlier = _earlier_user_texts(request.items)
     if isinstance(choice, dict) and choice.get("type", "function") == "function":
         name = str(choice.get("name", ""))
         tool = next((tool for tool in request.tools if tool.get("name") == name), {})
-        return [(name, example_arguments(tool.get("parameters")))]
+        return [(name, example_arguments(tool.get("parameters"), text, earlier=earlier))]
     if choice == "required" and request.tools:
-        tool = _tool_named_in(request.tools, request.user_text or "") or request.tools[0]
-        return [(tool["name"], example_arguments(tool.get("parameters")))]
+        tool = next(iter(tools_named_in(request.tools, text or "")), request.tools[0])
+        return [(tool["name"], example_arguments(tool.get("parameters"), text, earlier=earlier))]
     return []
 
 
-def _tool_named_in(tools: Sequence[dict[str, Any]], text: str) -> dict[str, Any] | None:
-    lowered = text.lower()
-    for tool in tools:
-        name = str(tool.get("name", "")).lower()
-        if name and (name in lowered or name.replace("_", " ") in lowered):
-            return tool
-    return None
+def _earlier_user_texts(items: Sequence[ConversationItem]) -> list[str]:
+    """The text of the user messages before the latest one, latest first."""
+    texts = [
+        " ".join(part.text for part in item.content if part.type == "input_text" and part.text)
+        for item in reversed(items)
+        if isinstance(item, UserMessageItem)
+    ]
+    return texts[1:]
 
 
-_STRING_HINTS = (
-    (("city", "location", "place", "address", "destination"), "San Francisco"),
-    (("country",), "United States"),
-    (("email",), "user@example.com"),
-    (("url", "link", "uri"), "https://example.com"),
-    (("date", "day"), "2025-01-15"),
-    (("time",), "12:00"),
-    (("name",), "Alex"),
-    (("unit",), "celsius"),
-    (("language", "lang"), "en"),
-    (("phone",), "+1-555-0100"),
-    (("query", "search", "question", "text", "message"), "hello"),
-)
-_FORMATS = {
-    "date": "2025-01-15",
-    "date-time": "2025-01-15T12:00:00Z",
-    "time": "12:00:00",
-    "email": "user@example.com",
-    "uri": "https://example.com",
-    "uuid": "00000000-0000-4000-8000-000000000000",
-}
+def _trailing_outputs(items: Sequence[ConversationItem]) -> list[str]:
+    """The outputs of the function calls answered since the model last spoke."""
+    outputs: list[str] = []
+    for item in reversed(items):
+        if item.type == "function_call_output":
+            outputs.insert(0, str(getattr(item, "output", "")))
+        elif item.type != "function_call":
+            break
+    return outputs
 
 
-def example_arguments(schema: Any) -> dict[str, Any]:
-    """Plausible arguments for a function's ``parameters`` JSON Schema.
-
-    Required properties (all of them when none is marked required) get a value of their
-    type: the first ``enum`` value, a ``const`` or ``default``, a string suggested by the
-    property's name or ``format``, the ``minimum`` of a number, and so on.
-    """
-    value = _example(schema if isinstance(schema, dict) else {"type": "object"}, "")
-    return value if isinstance(value, dict) else {}
-
-
-def _example(schema: dict[str, Any], name: str) -> Any:
-    for key in ("const", "default"):
-        if key in schema:
-            return schema[key]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    for key in ("anyOf", "oneOf", "allOf"):
-        options = schema.get(key)
-        if isinstance(options, list) and options and isinstance(options[0], dict):
-            return _example(options[0], name)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((option for option in kind if option != "null"), "null")
-    if kind is None:
-        kind = "object" if "properties" in schema else "string"
-    if kind == "object":
-        properties = schema.get("properties") or {}
-        required = schema.get("required") or list(properties)
-        return {
-            prop: _example(properties.get(prop) or {}, prop)
-            for prop in required
-            if isinstance(prop, str)
-        }
-    if kind == "array":
-        items = schema.get("items")
-        if not isinstance(items, dict):
-            items = {}
-        return [_example(items, name) for _ in range(max(1, int(schema.get("minItems", 1))))]
-    if kind == "integer":
-        return _number(schema, 1, int)
-    if kind == "number":
-        return _number(schema, 1.0, float)
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    return _string(schema, name)
-
-
-def _number(schema: dict[str, Any], fallback: float, cast: Callable[[Any], Any]) -> Any:
-    minimum = schema.get("minimum", schema.get("exclusiveMinimum"))
-    maximum = schema.get("maximum", schema.get("exclusiveMaximum"))
-    value = fallback
-    if isinstance(minimum, int | float) and not isinstance(minimum, bool):
-        value = minimum + (1 if "exclusiveMinimum" in schema and "minimum" not in schema else 0)
-    elif isinstance(maximum, int | float) and not isinstance(maximum, bool) and maximum < value:
-        value = maximum
-    return cast(value)
-
-
-def _string(schema: dict[str, Any], name: str) -> str:
-    text = _FORMATS.get(str(schema.get("format")), "")
-    if not text:
-        words = set(re.split(r"[^a-z]+", name.lower()))
-        text = next(
-            (value for hints, value in _STRING_HINTS if words.intersection(hints)), "example"
-        )
-    minimum = schema.get("minLength")
-    if isinstance(minimum, int) and len(text) < minimum:
-        text = text + "x" * (minimum - len(text))
-    maximum = schema.get("maxLength")
-    if isinstance(maximum, int) and len(text) > maximum:
-        text = text[:maximum]
-    return text
+def _parallel(request: BrainRequest) -> bool:
+    for setting in (request.response.parallel_tool_calls, request.session.parallel_tool_calls):
+        if setting is not None:
+            return setting
+    return True
 
 
 _WORDS = [

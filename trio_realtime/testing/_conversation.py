@@ -9,18 +9,78 @@ from typing import Any
 
 from ._apierrors import ApiError
 
-__all__ = ["Conversation", "StoredItem", "public_item"]
+__all__ = ["Conversation", "StoredItem", "StreamingAudio", "audio_part", "public_item"]
+
+
+@dataclasses.dataclass
+class StreamingAudio:
+    """An assistant audio part still streaming: the audio and transcript sent so far.
+
+    ``cut_ms`` is set by a ``conversation.item.truncate`` during the stream: the response
+    sends no more audio for the part, and its final state ends there.
+    """
+
+    content_index: int
+    bytes_per_ms: int
+    audio: bytearray = dataclasses.field(default_factory=bytearray)
+    transcript: list[str] = dataclasses.field(default_factory=list)
+    cut_ms: int | None = None
+
+    @property
+    def sent_ms(self) -> int:
+        """Milliseconds of audio sent so far."""
+        return len(self.audio) // self.bytes_per_ms
+
+    @property
+    def heard_ms(self) -> int:
+        """Milliseconds of audio the part holds: what was sent, up to a cut."""
+        return self.sent_ms if self.cut_ms is None else min(self.sent_ms, self.cut_ms)
+
+    def part(self) -> dict[str, Any]:
+        """The ``output_audio`` part as it stands: what was sent, up to a cut."""
+        return audio_part(
+            bytes(self.audio), "".join(self.transcript), self.bytes_per_ms, self.cut_ms
+        )
 
 
 @dataclasses.dataclass
 class StoredItem:
-    """An item as the server holds it: the full JSON object, audio included."""
+    """An item as the server holds it: the full JSON object, audio included.
+
+    While an assistant item streams, ``streaming`` holds its audio part so far.
+    """
 
     data: dict[str, Any]
+    streaming: StreamingAudio | None = None
 
     @property
     def id(self) -> str:
         return str(self.data["id"])
+
+    def snapshot(self) -> dict[str, Any]:
+        """The item now: a streaming part shows the audio and transcript sent so far."""
+        data = copy.deepcopy(self.data)
+        if self.streaming is not None:
+            content = list(data.get("content") or [])
+            index = self.streaming.content_index
+            content[index:] = [self.streaming.part()]
+            data["content"] = content
+        return data
+
+
+def audio_part(
+    audio: bytes, transcript: str, bytes_per_ms: int, end_ms: int | None = None
+) -> dict[str, Any]:
+    """An ``output_audio`` part, cut at ``end_ms`` (the transcript cut to match)."""
+    length_ms = len(audio) // bytes_per_ms
+    if end_ms is not None and end_ms < length_ms:
+        audio = audio[: end_ms * bytes_per_ms]
+        transcript = _cut_words(transcript, end_ms / length_ms)
+    return {
+        "type": "output_audio",
+        "audio": base64.b64encode(audio).decode("ascii"),
+        "transcript": transcript,
+    }
 
 
 def public_item(data: dict[str, Any]) -> dict[str, Any]:
@@ -96,8 +156,10 @@ class Conversation:
         return self._order[position - 1] if position > 0 else None
 
     def replace(self, data: dict[str, Any]) -> None:
-        """Update a stored item's object (same id)."""
-        self._items[str(data["id"])].data = data
+        """Update a stored item's object (same id); it is no longer streaming."""
+        stored = self._items[str(data["id"])]
+        stored.data = data
+        stored.streaming = None
 
     def delete(self, item_id: str) -> None:
         """Remove an item.
@@ -127,14 +189,17 @@ class Conversation:
                 f"Error retrieving item: the item with id '{item_id}' does not exist.",
                 "item_id",
             )
-        return copy.deepcopy(stored.data)
+        return stored.snapshot()
 
     def has_assistant_audio(self) -> bool:
         return any(
             stored.data.get("role") == "assistant"
-            and any(
-                isinstance(part, dict) and part.get("type") == "output_audio"
-                for part in stored.data.get("content") or ()
+            and (
+                stored.streaming is not None
+                or any(
+                    isinstance(part, dict) and part.get("type") == "output_audio"
+                    for part in stored.data.get("content") or ()
+                )
             )
             for stored in self._items.values()
         )
@@ -144,8 +209,12 @@ class Conversation:
     ) -> None:
         """Cut an assistant item's audio at ``audio_end_ms`` and its transcript to match.
 
+        An item still streaming is cut in the audio sent so far; its response sends no
+        more audio for it.
+
         Raises:
-            ApiError: unknown item, not assistant audio, or ``audio_end_ms`` past the end.
+            ApiError: unknown item, no model output audio there (yet), or
+                ``audio_end_ms`` past the audio there.
         """
         stored = self._items.get(item_id)
         if stored is None:
@@ -154,38 +223,47 @@ class Conversation:
                 f"Error truncating item: the item with id '{item_id}' does not exist.",
                 "item_id",
             )
-        content = stored.data.get("content")
-        if (
-            stored.data.get("role") != "assistant"
-            or not isinstance(content, list)
-            or not 0 <= content_index < len(content)
-            or content[content_index].get("type") != "output_audio"
-        ):
-            raise ApiError(
-                "invalid_value",
-                "Only assistant messages with audio content can be truncated; item"
-                f" '{item_id}' has no audio at content_index {content_index}.",
-                "content_index",
-            )
         if audio_end_ms < 0:
             raise ApiError.below_minimum("audio_end_ms", 0, audio_end_ms)
-        part = dict(content[content_index])
+        streaming = stored.streaming
+        if streaming is not None and streaming.content_index == content_index:
+            _check_end(streaming.heard_ms, audio_end_ms)
+            streaming.cut_ms = audio_end_ms
+            return
+        content = stored.data.get("content")
+        if not isinstance(content, list):
+            content = []
+        part = content[content_index] if 0 <= content_index < len(content) else None
+        if (
+            stored.data.get("role") != "assistant"
+            or not isinstance(part, dict)
+            or part.get("type") != "output_audio"
+        ):
+            raise _not_model_audio()
         audio = base64.b64decode(part.get("audio") or "")
-        length_ms = len(audio) // bytes_per_ms
-        if audio_end_ms > length_ms:
-            raise ApiError(
-                "invalid_value",
-                f"Audio content of {length_ms}ms is already shorter than {audio_end_ms}ms",
-                "audio_end_ms",
-            )
-        kept = audio[: audio_end_ms * bytes_per_ms]
-        part["audio"] = base64.b64encode(kept).decode("ascii")
-        transcript = str(part.get("transcript") or "")
-        if length_ms:
-            part["transcript"] = _cut_words(transcript, audio_end_ms / length_ms)
+        _check_end(len(audio) // bytes_per_ms, audio_end_ms)
+        cut = {
+            **part,
+            **audio_part(audio, str(part.get("transcript") or ""), bytes_per_ms, audio_end_ms),
+        }
         data = dict(stored.data)
-        data["content"] = [*content[:content_index], part, *content[content_index + 1 :]]
+        data["content"] = [*content[:content_index], cut, *content[content_index + 1 :]]
         stored.data = data
+
+
+def _not_model_audio() -> ApiError:
+    return ApiError("unsupported_content_type", "Only model output audio messages can be truncated")
+
+
+def _check_end(length_ms: int, audio_end_ms: int) -> None:
+    if length_ms == 0:
+        raise _not_model_audio()
+    if audio_end_ms > length_ms:
+        raise ApiError(
+            "invalid_value",
+            f"Audio content of {length_ms}ms is already shorter than {audio_end_ms}ms",
+            "audio_end_ms",
+        )
 
 
 def _cut_words(text: str, fraction: float) -> str:

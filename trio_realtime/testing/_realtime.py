@@ -47,6 +47,7 @@ from ._config import (
     apply_session_update,
     default_realtime_session,
     default_transcription_session,
+    validate_item,
     validate_response_params,
 )
 from ._conversation import Conversation, public_item
@@ -84,11 +85,6 @@ _TRANSCRIPTION_EVENTS = frozenset(
         "conversation.item.delete",
     }
 )
-_CONTENT_TYPES = {
-    "system": ("input_text",),
-    "user": ("input_text", "input_audio", "input_image"),
-    "assistant": ("output_text", "output_audio"),
-}
 
 
 class RealtimeSession:
@@ -364,8 +360,7 @@ class RealtimeSession:
     # -- conversation -------------------------------------------------------------------
 
     async def _create_item(self, raw: dict[str, Any]) -> None:
-        item = dict(raw["item"])
-        kind = item.get("type")
+        kind = raw["item"].get("type")
         if kind == "item_reference" or kind not in (
             "message",
             "function_call",
@@ -374,8 +369,7 @@ class RealtimeSession:
         ):
             supported = ("message", "function_call", "function_call_output")
             raise ApiError.invalid_value(kind, supported, "item.type")
-        if kind == "message":
-            self._check_content(item)
+        item = validate_item(raw["item"])
         if kind == "function_call_output":
             call_id = item.get("call_id")
             if not any(
@@ -393,21 +387,14 @@ class RealtimeSession:
         await self.link.emit(ConversationItemAddedEvent, previous_item_id=previous, item=shown)
         await self.link.emit(ConversationItemDoneEvent, previous_item_id=previous, item=shown)
 
-    def _check_content(self, item: dict[str, Any]) -> None:
-        role = item.get("role")
-        allowed = _CONTENT_TYPES.get(str(role))
-        if allowed is None:
-            raise ApiError.invalid_value(role, tuple(_CONTENT_TYPES), "item.role")
-        for index, part in enumerate(item.get("content") or []):
-            kind = part.get("type") if isinstance(part, dict) else None
-            if kind not in allowed:
-                raise ApiError.invalid_value(kind, allowed, f"item.content[{index}].type")
-
     async def _truncate(self, event: ConversationItemTruncateEvent) -> None:
         output = self.config["audio"]["output"]["format"]["type"]
         self.conversation.truncate(
             event.item_id, event.content_index, event.audio_end_ms, bytes_per_ms(output)
         )
+        for run in self.running.values():
+            if any(item["id"] == event.item_id for item in run.output):
+                run.wake()
         await self.link.emit(
             ConversationItemTruncatedEvent,
             item_id=event.item_id,

@@ -46,7 +46,7 @@ from ..events import (
     SessionConfig,
 )
 from ._brain import BrainReply, BrainRequest, default_brain, forced_tool_calls
-from ._conversation import public_item
+from ._conversation import StreamingAudio, public_item
 from ._formats import bytes_per_ms, synthesize_voice, to_output_format
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class ResponseRun:
             self.cancel_reason = reason
             if self._think_scope is not None:
                 self._think_scope.cancel("response cancelled")
-            self._wake.set()
+            self.wake()
 
     # -- the sequence -------------------------------------------------------------------
 
@@ -294,6 +294,10 @@ class ResponseRun:
             part, stopped = await self._audio_part(where, text, audio)
         else:
             part, stopped = await self._text_part(where, text)
+        stored = self.session.conversation.get(item_id) if self.in_conversation else None
+        if stored is not None and stored.streaming is not None:
+            part = stored.streaming.part()  # a truncate may have come after the last chunk
+            stopped = stopped or stored.streaming.cut_ms is not None
         status = "incomplete" if stopped or cut else "completed"
         await self._finish_item(output_index, {**started, "status": status, "content": [part]})
 
@@ -332,8 +336,7 @@ class ResponseRun:
         await link.emit(
             ResponseContentPartAddedEvent, **where, part={"type": "audio", "transcript": ""}
         )
-        sent_audio: list[bytes] = []
-        transcript: list[str] = []
+        sent = self._stream(where, bytes_per_ms(format_type))
         stopped = False
         pace = self.link.options.audio_pace
         start = trio.current_time()
@@ -341,13 +344,13 @@ class ResponseRun:
         for index in range(total):
             if pace:
                 await self._sleep_until(start + index * _CHUNK_MS / 1000 / pace)
-            if self.cancel_reason is not None:
+            if self.cancel_reason is not None or sent.cut_ms is not None:
                 stopped = True
                 break
             due = -(-len(pieces) * (index + 1) // total)
-            while len(transcript) < due:
-                piece = pieces[len(transcript)]
-                transcript.append(piece)
+            while len(sent.transcript) < due:
+                piece = pieces[len(sent.transcript)]
+                sent.transcript.append(piece)
                 await link.emit(
                     ResponseAudioTranscriptDeltaEvent,
                     **where,
@@ -355,15 +358,15 @@ class ResponseRun:
                     obfuscation=link.ids.obfuscation(piece),
                 )
             if index < len(chunks):
-                sent_audio.append(chunks[index])
+                sent.audio += chunks[index]
                 await link.emit(
                     ResponseAudioDeltaEvent,
                     **where,
                     delta=base64.b64encode(chunks[index]).decode("ascii"),
                 )
-        final = "".join(transcript)
-        heard = b"".join(sent_audio)
-        duration_ms = len(heard) // bytes_per_ms(format_type)
+        part = sent.part()
+        final = str(part["transcript"])
+        duration_ms = sent.heard_ms
         self.output_audio_ms += duration_ms
         self._audio_tokens += duration_ms // 50
         self._text_tokens += _text_tokens(final)
@@ -372,12 +375,21 @@ class ResponseRun:
         await link.emit(
             ResponseContentPartDoneEvent, **where, part={"type": "audio", "transcript": final}
         )
-        part = {
-            "type": "output_audio",
-            "audio": base64.b64encode(heard).decode("ascii"),
-            "transcript": final,
-        }
         return part, stopped
+
+    def _stream(self, where: dict[str, Any], bytes_per_ms: int) -> StreamingAudio:
+        """The audio part being sent, held by its item so a truncate can cut it mid-stream."""
+        sent = StreamingAudio(content_index=where["content_index"], bytes_per_ms=bytes_per_ms)
+        stored = self.session.conversation.get(where["item_id"]) if self.in_conversation else None
+        if stored is not None:
+            stored.streaming = sent
+        return sent
+
+    def wake(self) -> None:
+        """Stop waiting for the next audio chunk's time (a cancel or a truncate)."""
+        self._wake.set()
+        if self.cancel_reason is None:
+            self._wake = trio.Event()
 
     async def _sleep_until(self, deadline: float) -> None:
         with trio.move_on_at(deadline):

@@ -34,6 +34,7 @@ from ..events import (
 )
 from ._apierrors import ApiError
 from ._link import Link
+from ._validators import enum, nullable, number, object_of, string
 
 __all__ = ["TranslationSessionState", "apply_translation_update", "default_translation_session"]
 
@@ -110,7 +111,28 @@ _TARGET_WORDS = {
         "real",
     ],
 }
-_NOISE_TYPES = ("near_field", "far_field")
+_TRANSLATION_UPDATE = object_of(
+    {
+        "audio": object_of(
+            {
+                "input": object_of(
+                    {
+                        "transcription": nullable(
+                            object_of({"model": string, "language": string}, required=("model",))
+                        ),
+                        "noise_reduction": nullable(
+                            object_of(
+                                {"type": enum("near_field", "far_field"), "strength": number(0.0)},
+                                required=("type",),
+                            )
+                        ),
+                    }
+                ),
+                "output": object_of({"language": string}),
+            }
+        )
+    }
+)
 
 
 @functools.cache
@@ -271,46 +293,11 @@ def apply_translation_update(
             )
         if key != "audio":
             raise ApiError.unknown_parameter(f"session.{key}")
-    audio = update.get("audio") or {}
-    if not isinstance(audio, dict):
-        raise ApiError.invalid_type("session.audio", "an object", audio)
-    changes: dict[str, dict[str, Any]] = {"input": {}, "output": {}}
-    for section, value in audio.items():
-        if section not in changes:
-            raise ApiError.unknown_parameter(f"session.audio.{section}")
-        if not isinstance(value, dict):
-            raise ApiError.invalid_type(f"session.audio.{section}", "an object", value)
-        allowed = ("transcription", "noise_reduction") if section == "input" else ("language",)
-        for key, item in value.items():
-            path = f"session.audio.{section}.{key}"
-            if key not in allowed:
-                raise ApiError.unknown_parameter(path)
-            changes[section][key] = _checked(key, item, path)
+    checked = _TRANSLATION_UPDATE(
+        {key: value for key, value in update.items() if key == "audio"}, "session"
+    )
+    changes: dict[str, dict[str, Any]] = checked.get("audio") or {}
     session = copy.deepcopy(current)
     for section, values in changes.items():
         session["audio"][section].update(values)
     return session
-
-
-def _checked(key: str, value: Any, path: str) -> Any:
-    if key == "language":
-        if not isinstance(value, str):
-            raise ApiError.invalid_type(path, "a string", value)
-        return value
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ApiError.invalid_type(path, "an object", value)
-    if key == "transcription":
-        for field in value:
-            if field not in ("model", "language"):
-                raise ApiError.unknown_parameter(f"{path}.{field}")
-        if not isinstance(value.get("model"), str):
-            raise ApiError.missing_parameter(f"{path}.model")
-        return dict(value)
-    for field in value:
-        if field not in ("type", "strength"):
-            raise ApiError.unknown_parameter(f"{path}.{field}")
-    if value.get("type") not in _NOISE_TYPES:
-        raise ApiError.invalid_value(value.get("type"), _NOISE_TYPES, f"{path}.type")
-    return dict(value)
