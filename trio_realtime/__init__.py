@@ -56,6 +56,14 @@ from ._transport import (
     TransportClosed as TransportClosed,
     TransportFactory as TransportFactory,
 )
+from ._usage import (
+    CostEstimate as CostEstimate,
+    ModelPrice as ModelPrice,
+    ResponseUsage as ResponseUsage,
+    SessionUsage as SessionUsage,
+    TokenUsage as TokenUsage,
+    read_price_table as read_price_table,
+)
 from .events import (
     RealtimeEvent as RealtimeEvent,
     UnknownRealtimeEvent as UnknownRealtimeEvent,
@@ -74,6 +82,7 @@ __all__ = [
     "ConnectError",
     "ConnectRequest",
     "ConnectTimeout",
+    "CostEstimate",
     "FastTransport",
     "Heartbeat",
     "HeartbeatTimeout",
@@ -82,6 +91,7 @@ __all__ = [
     "LoggingInterceptor",
     "MetricsInterceptor",
     "MetricsSummary",
+    "ModelPrice",
     "ProtocolError",
     "RealtimeClient",
     "RealtimeError",
@@ -91,9 +101,12 @@ __all__ = [
     "Recording",
     "RecordingEntry",
     "RecordingInterceptor",
+    "ResponseUsage",
     "ServerError",
     "SessionClosed",
     "SessionStatistics",
+    "SessionUsage",
+    "TokenUsage",
     "TranscriptionSession",
     "TranslationResult",
     "TranslationSegment",
@@ -111,6 +124,7 @@ __all__ = [
     "parse_server_event",
     "parse_translation_client_event",
     "parse_translation_server_event",
+    "read_price_table",
     "read_recording",
     "__version__",
 ]

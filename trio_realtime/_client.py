@@ -31,6 +31,7 @@ from ._translation import (
     open_translation_session,
 )
 from ._transport import TransportFactory
+from ._usage import SessionUsage, UsageTally
 from .events import (
     SessionConfig,
     SessionObject,
@@ -85,10 +86,24 @@ class RealtimeClient:
     connect_timeout: float = CONNECT_TIMEOUT
     close_timeout: float = CLOSE_TIMEOUT
     interceptors: Sequence[Interceptor] = ()
+    _tally: UsageTally = field(default_factory=UsageTally, init=False, repr=False, compare=False)
 
     def with_options(self, **changes: Any) -> RealtimeClient:
-        """A copy with some options changed (e.g. ``client.with_options(connect_timeout=5)``)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some options changed (e.g. ``client.with_options(connect_timeout=5)``).
+
+        The copy shares this client's :meth:`usage` tally.
+        """
+        copy = dataclasses.replace(self, **changes)
+        object.__setattr__(copy, "_tally", self._tally)
+        return copy
+
+    def usage(self) -> SessionUsage:
+        """The usage of every session this client (or a ``with_options`` copy) opened.
+
+        Closed sessions count as they ended, open ones as they stand now; see
+        :meth:`RealtimeSession.usage`.
+        """
+        return self._tally.usage()
 
     def _headers(self) -> dict[str, str]:
         headers = dict(self.headers or {})
@@ -123,7 +138,9 @@ class RealtimeClient:
         ``overrides`` change any of its options for this session only (``interceptors``
         are added after the client's).
         """
-        return open_realtime_session(model, session=session, **self._options(overrides))
+        return self._tally.track(
+            open_realtime_session(model, session=session, **self._options(overrides))
+        )
 
     def connect_translation(
         self,
@@ -133,13 +150,17 @@ class RealtimeClient:
         **overrides: Any,
     ) -> AbstractAsyncContextManager[RealtimeTranslationSession]:
         """Open a translation session: exactly :func:`~trio_realtime.open_translation_session`."""
-        return open_translation_session(model, session=session, **self._options(overrides))
+        return self._tally.track(
+            open_translation_session(model, session=session, **self._options(overrides))
+        )
 
     def connect_transcription(
         self, *, session: SessionInput | None = None, **overrides: Any
     ) -> AbstractAsyncContextManager[TranscriptionSession]:
         """Open a transcription session: :func:`~trio_realtime.open_transcription_session`."""
-        return open_transcription_session(session=session, **self._options(overrides))
+        return self._tally.track(
+            open_transcription_session(session=session, **self._options(overrides))
+        )
 
     async def _authorization(self) -> dict[str, str]:
         if self.azure is not None:

@@ -24,6 +24,7 @@ from ._engine import (
 )
 from ._interceptors import Interceptor, InterceptorChain
 from ._transport import TransportFactory
+from ._usage import SessionUsage, UsageLedger
 from .audio import PlaybackTracker
 from .events import (
     ClientEventBase,
@@ -35,6 +36,7 @@ from .events import (
     ConversationItemTruncateEvent,
     InputAudioBufferClearEvent,
     InputAudioBufferCommitEvent,
+    InputAudioTranscriptionCompletedEvent,
     RealtimeEvent,
     ResponseAudioDeltaEvent,
     ResponseCancelEvent,
@@ -127,6 +129,7 @@ class RealtimeSession(AudioSession):
         """The response in progress in the default conversation, if any."""
         self._response_done: dict[str, _Reply[ResponseDoneEvent]] = {}
         self._retrievals: dict[str, _Reply[ConversationItemRetrievedEvent]] = {}
+        self._usage = UsageLedger()
 
     _default_session_type = "realtime"
 
@@ -139,6 +142,7 @@ class RealtimeSession(AudioSession):
             ResponseCreatedEvent,
             ResponseDoneEvent,
             ConversationItemRetrievedEvent,
+            InputAudioTranscriptionCompletedEvent,
         )
     )
 
@@ -153,6 +157,7 @@ class RealtimeSession(AudioSession):
             if response.conversation_id is not None and response.id is not None:
                 self.active_response_id = response.id
         elif isinstance(event, ResponseDoneEvent):
+            self._usage.add_response(event.response, self.config)
             response_id = event.response.id
             if response_id is not None:
                 if response_id == self.active_response_id:
@@ -164,6 +169,16 @@ class RealtimeSession(AudioSession):
             waiter_r = self._retrievals.pop(event.item.id or "", None)
             if waiter_r is not None:
                 waiter_r.resolve(event)
+        elif isinstance(event, InputAudioTranscriptionCompletedEvent):
+            self._usage.add_transcription(event.usage, self.config)
+
+    def usage(self) -> SessionUsage:
+        """The token usage reported so far: every ``response.done`` and input transcription.
+
+        Summed per model (the session's, and the transcription model's); estimate a cost
+        with ``session.usage().cost(prices)``. A frozen snapshot; cheap to call.
+        """
+        return self._usage.snapshot()
 
     # -- sending ------------------------------------------------------------------
 
