@@ -258,8 +258,8 @@ def read_price_table(path: str | Path) -> dict[str, ModelPrice]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected an object of model names to prices")  # noqa: TRY004 - bad file content
+    if not isinstance(data, dict):  # the file's content, not an argument: ValueError
+        raise ValueError(f"{path}: expected an object of model names to prices")  # noqa: TRY004
     names = {f.name for f in dataclasses.fields(ModelPrice)}
     table: dict[str, ModelPrice] = {}
     for model, rates in data.items():
