@@ -130,7 +130,7 @@ class _Chat:
                 self.out.write(event.delta)
                 self.out.flush()
             elif isinstance(event, ev.ErrorEvent):
-                self.out.write(f"[error: {event.error.message}]")
+                self.out.write(f"[error: {event.error.message}] ")
                 self.out.flush()
             elif isinstance(event, ev.ResponseDoneEvent):
                 return
