@@ -46,7 +46,7 @@ def test_nothing_is_shown_in_a_pipe_or_when_disabled() -> None:
         progress.text("world")
         progress.finish()
         assert err.getvalue() == ""
-        assert out.getvalue() == "hello world"  # streamed as it came
+        assert out.getvalue() == "hello world\n"  # streamed as it came, ended by finish()
 
 
 @pytest.mark.parametrize("columns", [20, 41])

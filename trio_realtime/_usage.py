@@ -149,33 +149,21 @@ class TokenUsage:
             - self.cached_audio_tokens
             - self.cached_image_tokens,
         )
-        cached_text = self.cached_text_tokens + unattributed
-        quantities = (
-            ("text_input", self.input_text_tokens - cached_text, price.text_input),
-            ("text_cached_input", cached_text, price.cached(price.text_input, "text")),
-            ("text_output", self.output_text_tokens, price.text_output),
-            (
-                "audio_input",
-                self.input_audio_tokens - self.cached_audio_tokens,
-                price.audio_input,
-            ),
-            (
-                "audio_cached_input",
-                self.cached_audio_tokens,
-                price.cached(price.audio_input, "audio"),
-            ),
-            ("audio_output", self.output_audio_tokens, price.audio_output),
-            (
-                "image_input",
-                self.input_image_tokens - self.cached_image_tokens,
-                price.image_input,
-            ),
-            (
-                "image_cached_input",
-                self.cached_image_tokens,
-                price.cached(price.image_input, "image"),
-            ),
+        inputs = (
+            ("text", self.input_text_tokens, self.cached_text_tokens + unattributed),
+            ("audio", self.input_audio_tokens, self.cached_audio_tokens),
+            ("image", self.input_image_tokens, self.cached_image_tokens),
         )
+        quantities = [
+            quantity
+            for modality, tokens, cached in inputs
+            for quantity in (
+                (f"{modality}_input", tokens - cached, price.rate(f"{modality}_input")),
+                (f"{modality}_cached_input", cached, price.cached(modality)),
+            )
+        ]
+        quantities.append(("text_output", self.output_text_tokens, price.text_output))
+        quantities.append(("audio_output", self.output_audio_tokens, price.audio_output))
         usd = 0.0
         unpriced: list[str] = []
         for name, tokens, rate in quantities:
@@ -225,10 +213,15 @@ class ModelPrice:
             ):
                 raise ValueError(f"{f.name}: expected a rate of 0 or more, got {rate!r}")
 
-    def cached(self, uncached: float | None, modality: str) -> float | None:
-        """The cached-input rate of ``modality``, or the uncached one when unset."""
-        rate: float | None = getattr(self, f"{modality}_cached_input")
-        return uncached if rate is None else rate
+    def rate(self, name: str) -> float | None:
+        """The rate named ``name`` (a field, e.g. ``"audio_input"``)."""
+        value: float | None = getattr(self, name)
+        return value
+
+    def cached(self, modality: str) -> float | None:
+        """The cached-input rate of ``modality``, or its input rate when unset."""
+        rate = self.rate(f"{modality}_cached_input")
+        return self.rate(f"{modality}_input") if rate is None else rate
 
 
 def price_for(prices: Mapping[str, ModelPrice], model: str) -> ModelPrice | None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -19,8 +19,8 @@ from .. import audio, events as ev
 from .._audio_session import AudioSession
 from .._session import open_realtime_session, open_transcription_session
 from .._translation import TranslationResult, open_translation_session
-from .._usage import ModelPrice, SessionUsage
-from ._report import Progress, print_json, print_usage
+from .._usage import ModelPrice
+from ._report import Progress, Reporting, print_usage
 
 __all__ = [
     "CommandError",
@@ -66,29 +66,6 @@ async def target(
             yield Target(emulator.url, "sk-local", emulator=True)
     else:
         yield Target(url, key, emulator=False)
-
-
-def _note(err: TextIO, as_json: bool, text: str) -> None:
-    """A message for people, on ``err``; ``--json`` keeps it quiet."""
-    if not as_json:
-        print(text, file=err)
-
-
-def _finish(
-    command: str,
-    usage: SessionUsage,
-    prices: Mapping[str, ModelPrice] | None,
-    *,
-    as_json: bool,
-    out: TextIO,
-    err: TextIO,
-    **result: Any,
-) -> None:
-    """End a command: its result as one JSON object (``--json``), else the usage on ``err``."""
-    if as_json:
-        print_json(out, {"command": command, **result, "usage": usage.to_dict(prices)})
-    else:
-        print_usage(usage, prices, err)
 
 
 async def _stream(
@@ -140,9 +117,10 @@ async def translate_file(
         }
     )
     result = TranslationResult()
-    progress = Progress(out, err, len(samples) / rate, enabled=not as_json)
+    report = Reporting(out, err, as_json, prices)
+    progress = report.progress(len(samples) / rate)
     async with target(url, api_key, force_emulator=emulator) as where:
-        _note(err, as_json, f"translating {source} to {language!r} with {where.describe()}")
+        report.note(f"translating {source} to {language!r} with {where.describe()}")
         async with open_translation_session(
             model, url=where.url, api_key=where.api_key, session=config
         ) as session:
@@ -157,24 +135,17 @@ async def translate_file(
                 async for event in session:
                     result.add(event)
                     if isinstance(event, ev.TranslationOutputTranscriptDeltaEvent):
-                        if not as_json:
-                            progress.text(event.delta)
+                        report.text(progress, event.delta)
                     elif isinstance(event, ev.TranslationOutputAudioDeltaEvent):
                         progress.received(_seconds(event.audio_bytes(), event.sample_rate or 24000))
         usage = session.usage()
-    if not as_json:
-        progress.text("\n")
     progress.finish()
     result.write_wav(output)
     seconds = len(result.audio) / result.sample_rate
-    _note(err, as_json, f"wrote {seconds:.1f} s of audio to {output}")
-    _finish(
+    report.note(f"wrote {seconds:.1f} s of audio to {output}")
+    report.result(
         "translate",
         usage,
-        prices,
-        as_json=as_json,
-        out=out,
-        err=err,
         input=str(source),
         output=str(output),
         language=language,
@@ -211,9 +182,10 @@ async def transcribe_file(
         }
     )
     texts: list[str] = []
-    progress = Progress(out, err, len(samples) / rate, enabled=not as_json)
+    report = Reporting(out, err, as_json, prices)
+    progress = report.progress(len(samples) / rate)
     async with target(url, api_key, force_emulator=emulator) as where:
-        _note(err, as_json, f"transcribing {source} with {where.describe()}")
+        report.note(f"transcribing {source} with {where.describe()}")
         async with open_transcription_session(
             url=where.url, api_key=where.api_key, session=config
         ) as session:
@@ -234,13 +206,9 @@ async def transcribe_file(
                 elif isinstance(event, ev.InputAudioTranscriptionFailedEvent | ev.ErrorEvent):
                     raise CommandError(f"transcription failed: {event.to_json()}")
         usage = session.usage()
-    _finish(
+    report.result(
         "transcribe",
         usage,
-        prices,
-        as_json=as_json,
-        out=out,
-        err=err,
         input=str(source),
         text="\n".join(texts),
     )
@@ -268,9 +236,10 @@ async def speak_file(
     samples, rate = audio.read_wav(source)
     chunks: list[npt.NDArray[np.int16]] = []
     transcript: list[str] = []
-    progress = Progress(out, err, len(samples) / rate, enabled=not as_json)
+    report = Reporting(out, err, as_json, prices)
+    progress = report.progress(len(samples) / rate)
     async with target(url, api_key, force_emulator=emulator) as where:
-        _note(err, as_json, f"speaking {source} to {where.describe()}")
+        report.note(f"speaking {source} to {where.describe()}")
         async with open_realtime_session(
             model, url=where.url, api_key=where.api_key, session=_ONE_TURN
         ) as session:
@@ -283,24 +252,17 @@ async def speak_file(
                     progress.received(len(chunks[-1]) / 24000)
                 elif isinstance(event, ev.ResponseAudioTranscriptDeltaEvent):
                     transcript.append(event.delta)
-                    if not as_json:
-                        progress.text(event.delta)
+                    report.text(progress, event.delta)
                 elif isinstance(event, ev.ResponseDoneEvent):
                     break
         usage = session.usage()
-    if not as_json:
-        progress.text("\n")
     progress.finish()
     reply = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
     audio.write_wav(output, reply, 24000)
-    _note(err, as_json, f"wrote {len(reply) / 24000:.1f} s of reply audio to {output}")
-    _finish(
+    report.note(f"wrote {len(reply) / 24000:.1f} s of reply audio to {output}")
+    report.result(
         "speak",
         usage,
-        prices,
-        as_json=as_json,
-        out=out,
-        err=err,
         input=str(source),
         output=str(output),
         transcript="".join(transcript),

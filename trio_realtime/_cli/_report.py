@@ -6,11 +6,12 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .._usage import ModelPrice, SessionUsage, TokenUsage
 
-__all__ = ["Progress", "print_json", "print_usage", "usage_lines"]
+__all__ = ["Progress", "Reporting", "print_json", "print_usage", "usage_lines"]
 
 REDRAW_EVERY_S = 0.1
 """The progress line is redrawn at most this often (seconds of wall time)."""
@@ -46,6 +47,7 @@ class Progress:
         self._drawn_at: float | None = None
         self._pending = ""
         self._lines = self.shown and out.isatty()
+        self._line_open = False
 
     def sent(self, seconds: float) -> None:
         """Count ``seconds`` more of audio sent."""
@@ -63,6 +65,7 @@ class Progress:
         if not self._lines:
             self.out.write(delta)
             self.out.flush()
+            self._line_open = not delta.endswith("\n") if delta else self._line_open
             return
         self._pending += delta
         if "\n" in self._pending:
@@ -85,10 +88,14 @@ class Progress:
         return "  ".join(parts)
 
     def finish(self) -> None:
-        """Draw the final figures, end the line, and flush text still pending."""
+        """End the streamed text's last line, then draw the final figures and end the line."""
         if self._pending:
             self._above(self._pending)
             self._pending = ""
+        elif self._line_open:
+            self.out.write("\n")
+            self.out.flush()
+            self._line_open = False
         if self.shown:
             self._draw(force=True)
             self.err.write("\n")
@@ -111,6 +118,43 @@ class Progress:
         self._drawn_at = now
         self.err.write(f"{_CLEAR_LINE}{self.line()}")
         self.err.flush()
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """Where a file command reports: for people on ``err``, or one JSON object on ``out``.
+
+    With ``as_json``, messages and progress are silent and the result, with its usage,
+    is printed as one JSON object at the end.
+    """
+
+    out: TextIO
+    err: TextIO
+    as_json: bool = False
+    prices: Mapping[str, ModelPrice] | None = None
+
+    def note(self, text: str) -> None:
+        """A message for people (silent under ``--json``)."""
+        if not self.as_json:
+            print(text, file=self.err)
+
+    def progress(self, total_s: float) -> Progress:
+        """A progress line for ``total_s`` seconds of audio (none under ``--json``)."""
+        return Progress(self.out, self.err, total_s, enabled=not self.as_json)
+
+    def text(self, progress: Progress, delta: str) -> None:
+        """Reply text as it streams (not under ``--json``: it is in the result)."""
+        if not self.as_json:
+            progress.text(delta)
+
+    def result(self, command: str, usage: SessionUsage, **fields: Any) -> None:
+        """End the command: the usage on ``err``, or the result and usage as JSON."""
+        if self.as_json:
+            print_json(
+                self.out, {"command": command, **fields, "usage": usage.to_dict(self.prices)}
+            )
+        else:
+            print_usage(usage, self.prices, self.err)
 
 
 def _describe(usage: TokenUsage) -> str:
