@@ -29,9 +29,10 @@ from .._interceptors import InterceptorChain
 from .._transport import FastTransport, Transport, TransportClosed
 from ..events import ErrorEvent, RealtimeEvent, UnknownRealtimeEvent, parse_client_event
 from ._backend import Pace, current_backend
-from ._heartbeat import Heartbeat, run_heartbeat
+from ._heartbeat import run_heartbeat
 from ._inbox import Inbox
 from ._lifecycle import NORMAL_CLOSE, Lifecycle
+from ._options import SessionOptions
 from ._outbox import Frame, Outbox, wire_size
 from ._replies import Replies
 from ._stats import PEAK_SAMPLE_EVERY, ReceiveCounters, SessionStatistics, snapshot
@@ -49,32 +50,25 @@ class Engine:
     """
 
     def __init__(
-        self,
-        *,
-        parse: Callable[[str | bytes], RealtimeEvent],
-        heartbeat: Heartbeat | None,
-        close_timeout: float,
-        event_buffer: int,
-        audio_buffer_ms: float,
-        interceptors: InterceptorChain | None = None,
+        self, *, parse: Callable[[str | bytes], RealtimeEvent], options: SessionOptions
     ) -> None:
+        event_buffer = options["event_buffer"]
         if event_buffer < 1:
             raise ValueError("event_buffer must be at least 1")
         backend = current_backend()
         self._backend = backend
         self._parse = parse
-        self._chain = (
-            interceptors if interceptors is not None and interceptors.interceptors else None
-        )
-        self._heartbeat_config = heartbeat
-        self._life = Lifecycle(close_timeout)
-        self.events = Inbox(event_buffer, backend.new_event)
+        chain = InterceptorChain(options["interceptors"])
+        self._chain = chain if chain.interceptors else None
+        self._heartbeat_config = options["heartbeat"]
+        self._life = Lifecycle(options["close_timeout"])
+        self.events: Inbox = Inbox(event_buffer, backend.new_event)
         """The received events, in order (a bounded AnyIO receive stream).
 
         Prefer ``async for event in session``: iterating ``events`` itself ends quietly
         when the session fails, where the session raises the failure."""
         self._outbox = Outbox(
-            audio_capacity_ms=audio_buffer_ms,
+            audio_capacity_ms=options["audio_buffer_ms"],
             new_event=backend.new_event,
             check_open=self._life.check_open,
         )
@@ -159,16 +153,23 @@ class Engine:
             fast.set_receiver(self._take_pushed)
         try:
             while True:
-                event = self._parse_frame(await transport.receive())
-                if event is None:
-                    continue
-                if intercepting:
-                    assert self._chain is not None
-                    intercepted = await self._intercept(self._chain.receive, event)
-                    if intercepted is None:
+                frame = await transport.receive()
+                try:
+                    event = self._parse_frame(frame)
+                    if event is None:
                         continue
-                    event = intercepted
-                self._accept(event)
+                    if intercepting:
+                        assert self._chain is not None
+                        intercepted = await self._intercept(self._chain.receive, event)
+                        if intercepted is None:
+                            continue
+                        event = intercepted
+                    self._accept(event)
+                except TransportClosed:
+                    raise
+                except Exception as exc:
+                    self._fail_handling(exc)
+                    return
                 # A closed inbox (nobody listens any more) drops the event: keep reading
                 # so pings and closes flow. A full one parks the reader: TCP pushes back.
                 if not put_nowait(event):
@@ -187,7 +188,7 @@ class Engine:
         False, before touching it, when the inbox is full or the reader task holds an
         event waiting for room: the message then waits for the reader task, in order.
         An exception here would surface in the loop's data callback as a dropped
-        connection; it ends the session with a :class:`ProtocolError` instead.
+        connection; it ends the session with a library error carrying it instead.
         """
         inbox = self.events
         if inbox.reader_waiting or inbox.full:
@@ -198,12 +199,17 @@ class Engine:
                 self._accept(event)
                 inbox.put_nowait(event)
         except Exception as exc:
-            failure = ProtocolError(
-                f"handling a received message raised {type(exc).__name__}: {exc}"
-            )
-            failure.__cause__ = exc
-            self._fail(failure, code=1011, reason="internal error")
+            self._fail_handling(exc)
         return True
+
+    def _fail_handling(self, exc: Exception) -> None:
+        """Handling a received message raised (a bug): end the session with a library error."""
+        failure = RealtimeError(
+            f"handling a received message raised {type(exc).__name__}: {exc} (a bug in "
+            "trio_realtime or in a session subclass; the cause has the traceback)"
+        )
+        failure.__cause__ = exc
+        self._fail(failure, code=1011, reason="internal error")
 
     def _parse_frame(self, frame: str | bytes) -> RealtimeEvent | None:
         """Count a received message and parse it; None: skipped (binary, not an event)."""
