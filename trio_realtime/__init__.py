@@ -39,6 +39,11 @@ from ._interceptors import (
     RecordingInterceptor as RecordingInterceptor,
     TurnMetrics as TurnMetrics,
 )
+from ._prices import (
+    CostEstimate as CostEstimate,
+    ModelPrice as ModelPrice,
+    read_price_table as read_price_table,
+)
 from ._recording import (
     Recording as Recording,
     RecordingEntry as RecordingEntry,
@@ -64,12 +69,9 @@ from ._transport import (
     TransportFactory as TransportFactory,
 )
 from ._usage import (
-    CostEstimate as CostEstimate,
-    ModelPrice as ModelPrice,
     ResponseUsage as ResponseUsage,
     SessionUsage as SessionUsage,
     TokenUsage as TokenUsage,
-    read_price_table as read_price_table,
 )
 from .events import (
     RealtimeEvent as RealtimeEvent,

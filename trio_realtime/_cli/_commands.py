@@ -17,9 +17,9 @@ import trio
 
 from .. import audio, events as ev
 from .._audio_session import AudioSession
+from .._prices import ModelPrice
 from .._session import open_realtime_session, open_transcription_session
 from .._translation import TranslationResult, open_translation_session
-from .._usage import ModelPrice
 from ._report import Progress, Reporting, print_usage
 
 __all__ = [

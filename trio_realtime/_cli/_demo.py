@@ -18,9 +18,10 @@ import numpy as np
 import trio
 
 from .. import audio, events as ev
+from .._prices import ModelPrice
 from .._session import RealtimeSession, open_realtime_session
 from .._translation import TranslationResult, open_translation_session
-from .._usage import ModelPrice, SessionUsage
+from .._usage import SessionUsage
 from ._commands import target
 from ._report import usage_lines
 

@@ -156,7 +156,7 @@ def _prices(args: argparse.Namespace) -> dict[str, Any] | None:
     """The price table of ``--prices``, or None; raises _BadArguments when it is unusable."""
     if args.prices is None:
         return None
-    from .._usage import read_price_table
+    from .._prices import read_price_table
 
     try:
         return dict(read_price_table(args.prices))

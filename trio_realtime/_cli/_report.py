@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .._usage import ModelPrice, SessionUsage, TokenUsage
+from .._prices import ModelPrice
+from .._usage import SessionUsage, TokenUsage
 
 __all__ = ["Progress", "Reporting", "print_json", "print_usage", "usage_lines"]
 
