@@ -79,8 +79,9 @@ class ConnectRequest:
 class Transport(Protocol):
     """One open WebSocket connection, as the engine sees it.
 
-    Only one task receives and only one task sends (the engine's reader and writer);
-    ``ping`` may run beside them. An adapter may also implement :class:`FastTransport`.
+    Only one task receives (the engine's reader) and one sends at a time (the writer, or
+    a caller writing directly through :class:`FastTransport` while the writer is idle);
+    ``ping`` may run beside them.
     """
 
     async def send_text(self, text: str) -> None:
