@@ -37,6 +37,18 @@ def test_chat_answers_each_line_and_sends_audio_files(tmp_path: Path) -> None:
     assert "seconds of audio" in lines[1]
 
 
+def test_chat_shows_a_server_error_inline_and_goes_on(tmp_path: Path) -> None:
+    short = tmp_path / "short.wav"
+    audio.write_wav(short, audio.voice_like(20), 24000)  # under the service's 100 ms minimum
+    result = run("chat", stdin=f"/audio {short}\nstill there?\n")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("assistant:")]
+    assert len(lines) == 2
+    assert "[error: Error committing input audio buffer: buffer too small." in lines[0]
+    assert "You said: still there?" in lines[1]
+    assert "usage: gpt-realtime: 2 reports" in result.stderr
+
+
 def test_chat_ends_at_end_of_input() -> None:
     result = run("chat", stdin="one\n")
     assert result.returncode == 0, result.stderr

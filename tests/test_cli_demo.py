@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -31,6 +32,8 @@ def test_demo_runs_every_scene_on_the_embedded_emulator() -> None:
     assert "status=cancelled" in out
     assert "session.closed" in out
     assert "scenes: 5" in out
+    assert re.search(r"usage: gpt-realtime: 5 reports, \d+ tokens in .* out ", out)
+    assert "usage: gpt-realtime-translate: 2.0 s of audio" in out
 
 
 def test_demo_json_output_is_one_object_per_line() -> None:
@@ -38,6 +41,11 @@ def test_demo_json_output_is_one_object_per_line() -> None:
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert lines[-1]["summary"]["scenes"] == ["text", "voice", "tool", "barge_in", "translation"]
+    usage = lines[-1]["summary"]["usage"]
+    done = [line["response"]["usage"] for line in lines if line.get("type") == "response.done"]
+    assert usage["by_model"]["gpt-realtime"]["output_tokens"] == sum(
+        report["output_tokens"] for report in done
+    )
     assert any(line.get("type") == "response.done" for line in lines)
     deltas = [line for line in lines if line.get("type") == "response.output_audio.delta"]
     assert deltas and all(line["delta"].endswith("bytes>") for line in deltas)

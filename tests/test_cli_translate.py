@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -46,6 +47,42 @@ def test_transcribe_prints_the_transcript(speech: Path) -> None:
     result = run("transcribe", str(speech), "--fast")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+
+
+def test_json_gives_the_result_and_its_usage_and_cost(speech: Path, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text(
+        json.dumps(
+            {
+                "gpt-4o-transcribe": {"audio_input": 6.0, "text_output": 10.0},
+                "gpt-realtime-translate": {"audio_minute": 0.06},
+            }
+        )
+    )
+    result = run("transcribe", str(speech), "--fast", "--json", "--prices", str(prices))
+    assert result.returncode == 0, result.stderr
+    transcribed = json.loads(result.stdout)
+    usage = transcribed["usage"]["by_model"]["gpt-4o-transcribe"]
+    assert transcribed["text"] and usage["input_audio_tokens"] > 0
+    expected = (usage["input_audio_tokens"] * 6.0 + usage["output_text_tokens"] * 10.0) / 1e6
+    assert transcribed["usage"]["cost"]["usd"] == pytest.approx(expected)
+    result = run(
+        "translate", str(speech), "--to", "es", "--fast", "--json", "--prices", str(prices)
+    )
+    assert result.returncode == 0, result.stderr
+    translated = json.loads(result.stdout)
+    assert translated["text"] and translated["audio_seconds"] == pytest.approx(2.0, abs=0.3)
+    assert translated["usage"]["by_model"]["gpt-realtime-translate"]["seconds"] == 2.0
+    assert translated["usage"]["cost"]["usd"] == pytest.approx(2 / 60 * 0.06)
+    assert result.stderr == ""  # no progress, no messages
+
+
+def test_an_unusable_price_table_is_refused_with_exit_code_2(speech: Path, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"gpt-4o-transcribe": {"audio_in": 6}}')
+    result = run("transcribe", str(speech), "--prices", str(prices))
+    assert result.returncode == 2
+    assert "error: --prices:" in result.stderr and "expected an object with keys" in result.stderr
 
 
 def test_a_missing_file_is_a_clear_error_with_exit_code_1(tmp_path: Path) -> None:

@@ -85,3 +85,57 @@ def test_every_public_name_has_a_reference_entry(site: Path) -> None:
         f"public names without an entry in the API reference: {missing}; add a "
         "`::: module.Name` block for each to the module's page under docs/reference/"
     )
+
+
+_REFERENCES = re.compile(r"<(script|link)\b([^>]*?)\b(?:src|href)=\"([^\"]*)\"[^>]*>")
+_NAVIGATION = re.compile(r"\brel=\"(prev|next|canonical)\"")
+_CSS_URLS = re.compile(r"url\(\s*['\"]?([^'\")]+)")
+
+
+def _is_external(reference: str) -> bool:
+    return reference.startswith(("http:", "https:", "//"))
+
+
+def _local_file(site: Path, page: Path, reference: str) -> Path:
+    # 404.html uses site-absolute paths: it is served for any missing URL.
+    base = site if reference.startswith("/") else page.parent
+    return (base / reference.lstrip("/")).resolve()
+
+
+def test_the_site_references_no_external_script_or_stylesheet(site: Path) -> None:
+    # The docs must read the same on a plane: every script, stylesheet and icon a page
+    # loads comes from the site itself, and exists there.
+    external: set[str] = set()
+    missing: set[str] = set()
+    for page in site.rglob("*.html"):
+        for match in _REFERENCES.finditer(page.read_text(encoding="utf-8")):
+            if _NAVIGATION.search(match.group(0)):
+                continue  # a link to another page, not something the page loads
+            reference = match.group(3)
+            if _is_external(reference):
+                external.add(f"{page.relative_to(site)}: {reference}")
+            elif not _local_file(site, page, reference).is_file():
+                missing.add(f"{page.relative_to(site)}: {reference}")
+    for stylesheet in site.rglob("*.css"):
+        for reference in _CSS_URLS.findall(stylesheet.read_text(encoding="utf-8")):
+            if _is_external(reference):
+                external.add(f"{stylesheet.relative_to(site)}: {reference}")
+    assert not external, f"the site loads from the network: {sorted(external)}"
+    assert not missing, f"the site loads files it does not contain: {sorted(missing)}"
+
+
+def test_the_diagram_page_renders_its_diagram_from_local_files(site: Path) -> None:
+    page = site / "concepts" / "tasks-and-channels" / "index.html"
+    html = page.read_text(encoding="utf-8")
+    assert '<pre class="mermaid">' in html, "the diagram is no longer a mermaid block"
+    scripts = [
+        _local_file(site, page, src)
+        for tag, _, src in _REFERENCES.findall(html)
+        if tag == "script" and src.endswith("mermaid.min.js")
+    ]
+    assert scripts, "the page does not load the vendored mermaid script"
+    vendored = scripts[0].read_text(encoding="utf-8")
+    # The theme fetches mermaid from a CDN only when no global `mermaid` is defined.
+    assert vendored.rstrip().endswith(
+        'globalThis["mermaid"] = globalThis.__esbuild_esm_mermaid_nm["mermaid"].default;'
+    )

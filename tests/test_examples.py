@@ -34,6 +34,15 @@ def test_text_chat() -> None:
     assert result.stdout.count("assistant:") == 2
 
 
+def test_usage_and_cost() -> None:
+    result = run("usage_and_cost.py")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("gpt-realtime: 2 reports") == 2 and "gpt-4o-transcribe: 1 reports" in out
+    assert out.count("estimated cost: $0.00") == 2
+    assert "the client's sessions: " in out
+
+
 def test_tools() -> None:
     result = run("tools.py")
     assert result.returncode == 0, result.stderr

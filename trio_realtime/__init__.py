@@ -39,6 +39,11 @@ from ._interceptors import (
     RecordingInterceptor as RecordingInterceptor,
     TurnMetrics as TurnMetrics,
 )
+from ._prices import (
+    CostEstimate as CostEstimate,
+    ModelPrice as ModelPrice,
+    read_price_table as read_price_table,
+)
 from ._recording import (
     Recording as Recording,
     RecordingEntry as RecordingEntry,
@@ -63,6 +68,11 @@ from ._transport import (
     TransportClosed as TransportClosed,
     TransportFactory as TransportFactory,
 )
+from ._usage import (
+    ResponseUsage as ResponseUsage,
+    SessionUsage as SessionUsage,
+    TokenUsage as TokenUsage,
+)
 from .events import (
     RealtimeEvent as RealtimeEvent,
     UnknownRealtimeEvent as UnknownRealtimeEvent,
@@ -81,6 +91,7 @@ __all__ = [
     "ConnectError",
     "ConnectRequest",
     "ConnectTimeout",
+    "CostEstimate",
     "FastTransport",
     "ConversationOptions",
     "Heartbeat",
@@ -91,6 +102,7 @@ __all__ = [
     "LoggingInterceptor",
     "MetricsInterceptor",
     "MetricsSummary",
+    "ModelPrice",
     "ProtocolError",
     "RealtimeClient",
     "RealtimeError",
@@ -100,10 +112,13 @@ __all__ = [
     "Recording",
     "RecordingEntry",
     "RecordingInterceptor",
+    "ResponseUsage",
     "ServerError",
     "SessionClosed",
     "SessionOptions",
     "SessionStatistics",
+    "SessionUsage",
+    "TokenUsage",
     "TranslationOptions",
     "TranscriptionSession",
     "TranslationResult",
@@ -122,6 +137,7 @@ __all__ = [
     "parse_server_event",
     "parse_translation_client_event",
     "parse_translation_server_event",
+    "read_price_table",
     "read_recording",
     "__version__",
 ]

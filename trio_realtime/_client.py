@@ -28,6 +28,7 @@ from ._translation import (
     TranslationInput,
     open_translation_session,
 )
+from ._usage import SessionUsage, UsageTally
 from .events import (
     SessionConfig,
     SessionObject,
@@ -82,7 +83,7 @@ class RealtimeClient:
         TypeError: an unknown option (or ``url=``: the client's is ``base_url=``).
     """
 
-    __slots__ = ("_base_url", "_given", "_organization", "_project")
+    __slots__ = ("_base_url", "_given", "_organization", "_project", "_tally")
 
     def __init__(
         self,
@@ -99,6 +100,7 @@ class RealtimeClient:
         self._organization = organization
         self._project = project
         self._given: dict[str, Any] = dict(options)
+        self._tally = UsageTally()
 
     @property
     def base_url(self) -> str | None:
@@ -146,13 +148,26 @@ class RealtimeClient:
         project: str | _Unset | None = _UNSET,
         **changes: Unpack[SessionOptions],
     ) -> RealtimeClient:
-        """A copy with some options changed (e.g. ``client.with_options(connect_timeout=5)``)."""
-        return RealtimeClient(
+        """A copy with some options changed (e.g. ``client.with_options(connect_timeout=5)``).
+
+        The copy shares this client's :meth:`usage` tally.
+        """
+        copy = RealtimeClient(
             base_url=self._base_url if isinstance(base_url, _Unset) else base_url,
             organization=self._organization if isinstance(organization, _Unset) else organization,
             project=self._project if isinstance(project, _Unset) else project,
             **{**self._given, **changes},
         )
+        copy._tally = self._tally
+        return copy
+
+    def usage(self) -> SessionUsage:
+        """The usage of every session this client (or a ``with_options`` copy) opened.
+
+        Closed sessions count as they ended, open ones as they stand now; see
+        :meth:`RealtimeSession.usage`.
+        """
+        return self._tally.usage()
 
     def _headers(self) -> dict[str, str]:
         headers = dict(self._given.get("headers") or {})
@@ -182,7 +197,9 @@ class RealtimeClient:
         ``overrides`` change any of its options for this session only (``interceptors``
         are added after the client's).
         """
-        return open_realtime_session(model, session=session, **self._options(overrides))
+        return self._tally.track(
+            open_realtime_session(model, session=session, **self._options(overrides))
+        )
 
     def connect_translation(
         self,
@@ -192,13 +209,17 @@ class RealtimeClient:
         **overrides: Unpack[TranslationOptions],
     ) -> AbstractAsyncContextManager[RealtimeTranslationSession]:
         """Open a translation session: exactly :func:`~trio_realtime.open_translation_session`."""
-        return open_translation_session(model, session=session, **self._options(overrides))
+        return self._tally.track(
+            open_translation_session(model, session=session, **self._options(overrides))
+        )
 
     def connect_transcription(
         self, *, session: SessionInput | None = None, **overrides: Unpack[ConversationOptions]
     ) -> AbstractAsyncContextManager[TranscriptionSession]:
         """Open a transcription session: :func:`~trio_realtime.open_transcription_session`."""
-        return open_transcription_session(session=session, **self._options(overrides))
+        return self._tally.track(
+            open_transcription_session(session=session, **self._options(overrides))
+        )
 
     async def _authorization(self) -> dict[str, str]:
         if self.azure is not None:

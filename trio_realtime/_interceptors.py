@@ -15,13 +15,14 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 from typing import IO, Any, Protocol, TypeAlias
 
 from ._recording import RecordingEntry, RecordingWriter, redact_url
 from ._transport import ConnectRequest
+from ._usage import TokenUsage
 from .events import (
     InputAudioBufferCommitEvent,
     InputAudioBufferSpeechStoppedEvent,
@@ -341,6 +342,8 @@ class TurnMetrics:
     """Turn end to the first text or transcript delta."""
     duration_ms: float
     """``response.created`` to ``response.done``."""
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    """The tokens the response used, as its ``response.done`` reported them."""
 
 
 @dataclass(frozen=True)
@@ -352,6 +355,8 @@ class MetricsSummary:
     max_first_audio_ms: float | None
     median_first_text_ms: float | None
     median_duration_ms: float | None
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    """The turns' token usage, summed."""
 
 
 def _median(values: list[float]) -> float | None:
@@ -430,6 +435,7 @@ class MetricsInterceptor(Interceptor):
             first_audio_ms=since_end(turn.first_audio),
             first_text_ms=since_end(turn.first_text),
             duration_ms=(now - turn.created) * 1000,
+            usage=TokenUsage.from_report(event.response.usage),
         )
         self.turns.append(metrics)
         self._turn = None
@@ -446,4 +452,5 @@ class MetricsInterceptor(Interceptor):
             max_first_audio_ms=max(audio) if audio else None,
             median_first_text_ms=_median(text),
             median_duration_ms=_median([t.duration_ms for t in self.turns]),
+            usage=sum((t.usage for t in self.turns), TokenUsage()),
         )

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from ._audio_input import input_format_of
 from ._audio_session import AudioSession
 from ._engine import ConversationOptions, ReplyTable, open_engine, resolve
+from ._usage import SessionUsage, UsageLedger
 from .audio import PlaybackTracker
 from .events import (
     ClientEventBase,
@@ -24,6 +25,7 @@ from .events import (
     ConversationItemTruncateEvent,
     InputAudioBufferClearEvent,
     InputAudioBufferCommitEvent,
+    InputAudioTranscriptionCompletedEvent,
     RealtimeEvent,
     ResponseAudioDeltaEvent,
     ResponseCancelEvent,
@@ -101,6 +103,7 @@ class RealtimeSession(AudioSession):
         """The response in progress in the default conversation, if any."""
         self._response_done = self._replies.table(ReplyTable[ResponseDoneEvent]())
         self._retrievals = self._replies.table(ReplyTable[ConversationItemRetrievedEvent]())
+        self._usage = UsageLedger()
 
     _default_session_type = "realtime"
 
@@ -113,6 +116,7 @@ class RealtimeSession(AudioSession):
             ResponseCreatedEvent,
             ResponseDoneEvent,
             ConversationItemRetrievedEvent,
+            InputAudioTranscriptionCompletedEvent,
         )
     )
 
@@ -127,12 +131,23 @@ class RealtimeSession(AudioSession):
             if response.conversation_id is not None and response.id is not None:
                 self.active_response_id = response.id
         elif isinstance(event, ResponseDoneEvent):
+            self._usage.add_response(event.response, self.config)
             response_id = event.response.id
             if response_id is not None and response_id == self.active_response_id:
                 self.active_response_id = None
             self._response_done.resolve(response_id, event)
         elif isinstance(event, ConversationItemRetrievedEvent):
             self._retrievals.resolve(event.item.id, event)
+        elif isinstance(event, InputAudioTranscriptionCompletedEvent):
+            self._usage.add_transcription(event.usage, self.config)
+
+    def usage(self) -> SessionUsage:
+        """The token usage reported so far: every ``response.done`` and input transcription.
+
+        Summed per model (the session's, and the transcription model's); estimate a cost
+        with ``session.usage().cost(prices)``. A frozen snapshot; cheap to call.
+        """
+        return self._usage.snapshot()
 
     # -- sending ------------------------------------------------------------------
 

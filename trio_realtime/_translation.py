@@ -21,6 +21,7 @@ import numpy.typing as npt
 from . import audio
 from ._audio_session import AudioSession
 from ._engine import DRAIN_TIMEOUT, TranslationOptions, open_engine, resolve
+from ._usage import SessionUsage, UsageLedger
 from .events import (
     RealtimeEvent,
     TranslationInputTranscriptDeltaEvent,
@@ -87,6 +88,14 @@ class RealtimeTranslationSession(AudioSession):
             self._session_reported(event.session.id, created=created, event=event)
         elif isinstance(event, TranslationSessionClosedEvent):
             self._session_closed.set()
+
+    def usage(self) -> SessionUsage:
+        """What this session used: the seconds of audio sent, filed under its model.
+
+        The translation service reports no token usage; the audio sent is what a
+        per-minute price applies to (``ModelPrice.audio_minute``). A frozen snapshot.
+        """
+        return UsageLedger.for_audio(self.config, self.statistics().audio_sent_ms / 1000)
 
     async def update_session(
         self, session: TranslationInput | None = None, **fields: Any

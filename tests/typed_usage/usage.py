@@ -128,6 +128,18 @@ async def client_form(emulator: Emulator, recording: Path) -> None:
     assert_type(saved, rt.Recording)
     assert saved.entries
 
+    # Usage and cost: per session, per client, per turn.
+    usage = client.usage()
+    assert_type(usage, rt.SessionUsage)
+    assert_type(usage.by_model["gpt-realtime"].output_text_tokens, int)
+    assert_type(usage.responses[0].usage, rt.TokenUsage)
+    assert_type(metrics.turns[0].usage, rt.TokenUsage)
+    prices = {"gpt-realtime": rt.ModelPrice(text_input=4.0, text_output=16.0)}
+    estimate = usage.cost(prices)
+    assert_type(estimate, rt.CostEstimate)
+    assert_type(estimate.unpriced, tuple[str, ...])
+    assert estimate.usd > 0 and estimate.complete
+
     translation = {"audio": {"output": {"language": "es"}}}
     async with client.connect_translation(session=translation) as t:
         assert_type(t, rt.RealtimeTranslationSession)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +16,15 @@ import numpy.typing as npt
 import trio
 
 from .. import audio, events as ev
+from .._audio_session import AudioSession
+from .._prices import ModelPrice
 from .._session import open_realtime_session, open_transcription_session
 from .._translation import TranslationResult, open_translation_session
+from ._report import Progress, Reporting, print_usage
 
 __all__ = [
     "CommandError",
     "Target",
-    "chat",
     "record_events",
     "speak_file",
     "target",
@@ -30,6 +33,8 @@ __all__ = [
 ]
 
 STREAM_CHUNK_MS = 100
+_ONE_TURN = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+"""A session where the client ends the turn: pauses in a long file do not split it."""
 
 
 @dataclass(frozen=True)
@@ -64,37 +69,27 @@ async def target(
         yield Target(url, key, emulator=False)
 
 
-def _progress(out: TextIO, done_ms: float, total_ms: float) -> None:
-    if out.isatty():
-        width = 30
-        filled = int(width * done_ms / max(total_ms, 1))
-        out.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done_ms / 1000:5.1f}/"
-            f"{total_ms / 1000:.1f} s "
-        )
-        out.flush()
-
-
 async def _stream(
     samples: npt.NDArray[np.int16],
     rate: int,
-    send: object,
+    session: AudioSession,
     *,
     fast: bool,
-    progress: TextIO,
+    progress: Progress,
 ) -> None:
     """Append ``samples`` in 100 ms pieces, at real-time pace unless ``fast``."""
-    append = send.append_audio  # type: ignore[attr-defined]
     step = rate * STREAM_CHUNK_MS // 1000
-    total_ms = len(samples) * 1000 / rate
     start = trio.current_time()
     for index, offset in enumerate(range(0, len(samples), step)):
         if not fast:
             await trio.sleep_until(start + index * STREAM_CHUNK_MS / 1000)
-        await append(samples[offset : offset + step], sample_rate=rate)
-        _progress(progress, min(total_ms, (index + 1) * STREAM_CHUNK_MS), total_ms)
-    if progress.isatty():
-        progress.write("\n")
+        piece = samples[offset : offset + step]
+        await session.append_audio(piece, sample_rate=rate)
+        progress.sent(len(piece) / rate)
+
+
+def _seconds(pcm16: bytes, rate: int = 24000) -> float:
+    return len(pcm16) / 2 / rate
 
 
 async def translate_file(
@@ -107,6 +102,8 @@ async def translate_file(
     model: str = "gpt-realtime-translate",
     fast: bool = False,
     emulator: bool = False,
+    prices: Mapping[str, ModelPrice] | None = None,
+    as_json: bool = False,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> TranslationResult:
@@ -121,14 +118,16 @@ async def translate_file(
         }
     )
     result = TranslationResult()
+    report = Reporting(out, err, as_json, prices)
+    progress = report.progress(len(samples) / rate)
     async with target(url, api_key, force_emulator=emulator) as where:
-        print(f"translating {source} to {language!r} with {where.describe()}", file=err)
+        report.note(f"translating {source} to {language!r} with {where.describe()}")
         async with open_translation_session(
             model, url=where.url, api_key=where.api_key, session=config
         ) as session:
 
             async def feed() -> None:
-                await _stream(samples, rate, session, fast=fast, progress=err)
+                await _stream(samples, rate, session, fast=fast, progress=progress)
                 if not await session.close_session():
                     print("warning: the service did not confirm the close", file=err)
 
@@ -137,11 +136,24 @@ async def translate_file(
                 async for event in session:
                     result.add(event)
                     if isinstance(event, ev.TranslationOutputTranscriptDeltaEvent):
-                        out.write(event.delta)
-                        out.flush()
-    out.write("\n")
+                        report.text(progress, event.delta)
+                    elif isinstance(event, ev.TranslationOutputAudioDeltaEvent):
+                        progress.received(_seconds(event.audio_bytes(), event.sample_rate or 24000))
+        usage = session.usage()
+    progress.finish()
     result.write_wav(output)
-    print(f"wrote {len(result.audio) / result.sample_rate:.1f} s of audio to {output}", file=err)
+    seconds = len(result.audio) / result.sample_rate
+    report.note(f"wrote {seconds:.1f} s of audio to {output}")
+    report.result(
+        "translate",
+        usage,
+        input=str(source),
+        output=str(output),
+        language=language,
+        text=result.target_text,
+        source_text=result.source_text,
+        audio_seconds=seconds,
+    )
     return result
 
 
@@ -154,6 +166,8 @@ async def transcribe_file(
     language: str | None = None,
     fast: bool = False,
     emulator: bool = False,
+    prices: Mapping[str, ModelPrice] | None = None,
+    as_json: bool = False,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> list[str]:
@@ -169,24 +183,36 @@ async def transcribe_file(
         }
     )
     texts: list[str] = []
+    report = Reporting(out, err, as_json, prices)
+    progress = report.progress(len(samples) / rate)
     async with target(url, api_key, force_emulator=emulator) as where:
-        print(f"transcribing {source} with {where.describe()}", file=err)
+        report.note(f"transcribing {source} with {where.describe()}")
         async with open_transcription_session(
             url=where.url, api_key=where.api_key, session=config
         ) as session:
-            await _stream(samples, rate, session, fast=fast, progress=err)
+            await _stream(samples, rate, session, fast=fast, progress=progress)
             await session.commit_audio()
+            progress.finish()
             async for event in session:
-                if isinstance(event, ev.InputAudioTranscriptionDeltaEvent) and out.isatty():
-                    out.write(event.delta or "")
-                    out.flush()
+                if isinstance(event, ev.InputAudioTranscriptionDeltaEvent):
+                    if out.isatty() and not as_json:
+                        out.write(event.delta or "")
+                        out.flush()
                 elif isinstance(event, ev.InputAudioTranscriptionCompletedEvent):
                     texts.append(event.transcript)
-                    out.write(("\r" if out.isatty() else "") + event.transcript + "\n")
-                    out.flush()
+                    if not as_json:
+                        out.write(("\r" if out.isatty() else "") + event.transcript + "\n")
+                        out.flush()
                     break
                 elif isinstance(event, ev.InputAudioTranscriptionFailedEvent | ev.ErrorEvent):
                     raise CommandError(f"transcription failed: {event.to_json()}")
+        usage = session.usage()
+    report.result(
+        "transcribe",
+        usage,
+        input=str(source),
+        text="\n".join(texts),
+    )
     return texts
 
 
@@ -202,31 +228,47 @@ async def speak_file(
     api_key: str | None = None,
     model: str = "gpt-realtime",
     emulator: bool = False,
+    prices: Mapping[str, ModelPrice] | None = None,
+    as_json: bool = False,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> str:
-    """Say a WAV file to the model (one turn, server VAD) and write its spoken reply."""
+    """Say a WAV file to the model (one turn, however long) and write its spoken reply."""
     samples, rate = audio.read_wav(source)
     chunks: list[npt.NDArray[np.int16]] = []
     transcript: list[str] = []
+    report = Reporting(out, err, as_json, prices)
+    progress = report.progress(len(samples) / rate)
     async with target(url, api_key, force_emulator=emulator) as where:
-        print(f"speaking {source} to {where.describe()}", file=err)
-        async with open_realtime_session(model, url=where.url, api_key=where.api_key) as session:
-            await _stream(samples, rate, session, fast=True, progress=err)
-            await session.append_audio(audio.silence(1000))  # let server VAD end the turn
+        report.note(f"speaking {source} to {where.describe()}")
+        async with open_realtime_session(
+            model, url=where.url, api_key=where.api_key, session=_ONE_TURN
+        ) as session:
+            await _stream(samples, rate, session, fast=True, progress=progress)
+            await session.commit_audio()
+            await session.create_response()
             async for event in session:
                 if isinstance(event, ev.ResponseAudioDeltaEvent):
                     chunks.append(session.decode_audio(event))
+                    progress.received(len(chunks[-1]) / 24000)
                 elif isinstance(event, ev.ResponseAudioTranscriptDeltaEvent):
                     transcript.append(event.delta)
-                    out.write(event.delta)
-                    out.flush()
+                    report.text(progress, event.delta)
                 elif isinstance(event, ev.ResponseDoneEvent):
                     break
-    out.write("\n")
+        usage = session.usage()
+    progress.finish()
     reply = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
     audio.write_wav(output, reply, 24000)
-    print(f"wrote {len(reply) / 24000:.1f} s of reply audio to {output}", file=err)
+    report.note(f"wrote {len(reply) / 24000:.1f} s of reply audio to {output}")
+    report.result(
+        "speak",
+        usage,
+        input=str(source),
+        output=str(output),
+        transcript="".join(transcript),
+        reply_seconds=len(reply) / 24000,
+    )
     return "".join(transcript)
 
 
@@ -238,13 +280,15 @@ async def record_events(
     api_key: str | None = None,
     model: str = "gpt-realtime",
     emulator: bool = False,
+    prices: Mapping[str, ModelPrice] | None = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
     """Print a live session's raw events as JSON lines (and record them to ``output``).
 
     With ``message``, sends it and stops after the response; otherwise runs until
-    interrupted. Only the API key is kept out of the recording.
+    Ctrl-C. Only the API key is kept out of the recording. The usage goes to ``err``
+    (``out`` holds the events, and ``response.done`` carries each response's usage).
     """
     from .._interceptors import RecordingInterceptor
 
@@ -257,65 +301,24 @@ async def record_events(
         ) as session:
             if message is not None:
                 await session.send_user_message(message)
-            async for event in session:
-                out.write(event.to_json() + "\n")
-                out.flush()
-                count += 1
-                if message is not None and isinstance(event, ev.ResponseDoneEvent):
-                    break
+            with trio.CancelScope() as scope, trio.open_signal_receiver(signal.SIGINT) as sigint:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_cancel_on_signal, sigint, scope)
+                    async for event in session:
+                        out.write(event.to_json() + "\n")
+                        out.flush()
+                        count += 1
+                        if message is not None and isinstance(event, ev.ResponseDoneEvent):
+                            break
+                    nursery.cancel_scope.cancel()
+        usage = session.usage()
     if output is not None:
         print(f"recorded {count} events (both directions) to {output}", file=err)
+    print_usage(usage, prices, err)
     return count
 
 
-async def chat(
-    *,
-    url: str | None = None,
-    api_key: str | None = None,
-    model: str = "gpt-realtime",
-    emulator: bool = False,
-    lines: AsyncIterator[str] | None = None,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
-) -> None:
-    """An interactive text chat; ``/audio FILE.wav`` sends a file, ``/quit`` (or EOF) ends."""
-    config = ev.SessionConfig(output_modalities=["text"])
-    async with target(url, api_key, force_emulator=emulator) as where:
-        print(
-            f"chatting with {where.describe()}; /audio FILE.wav sends audio, /quit ends", file=err
-        )
-        async with open_realtime_session(
-            model, url=where.url, api_key=where.api_key, session=config
-        ) as session:
-            async for line in lines if lines is not None else _stdin_lines():
-                text = line.strip()
-                if not text:
-                    continue
-                if text in ("/quit", "/exit"):
-                    break
-                if text.startswith("/audio "):
-                    samples, rate = audio.read_wav(Path(text.split(" ", 1)[1]))
-                    await session.append_audio(samples, sample_rate=rate)
-                    await session.commit_audio()
-                    await session.create_response(cancel_active=True)
-                else:
-                    await session.send_user_message(text, cancel_active=True)
-                out.write("assistant: ")
-                async for event in session:
-                    if isinstance(event, ev.ResponseTextDeltaEvent):
-                        out.write(event.delta)
-                        out.flush()
-                    elif isinstance(event, ev.ErrorEvent):
-                        out.write(f"[error: {event.error.message}]")
-                    elif isinstance(event, ev.ResponseDoneEvent):
-                        break
-                out.write("\n")
-                out.flush()
-
-
-async def _stdin_lines() -> AsyncIterator[str]:
-    while True:
-        line = await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
-        if not line:
-            return
-        yield line
+async def _cancel_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
+    async for _ in signals:
+        scope.cancel("Ctrl-C")
+        return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -17,9 +18,12 @@ import numpy as np
 import trio
 
 from .. import audio, events as ev
+from .._prices import ModelPrice
 from .._session import RealtimeSession, open_realtime_session
 from .._translation import TranslationResult, open_translation_session
+from .._usage import SessionUsage
 from ._commands import target
+from ._report import usage_lines
 
 __all__ = ["DemoSummary", "run_demo"]
 
@@ -45,6 +49,8 @@ class DemoSummary:
     first_delta_ms: list[float] = field(default_factory=list)
     round_trips_ms: list[float] = field(default_factory=list)
     scenes: list[str] = field(default_factory=list)
+    usage: SessionUsage = field(default_factory=SessionUsage)
+    """The tokens (and translation audio) used, per model."""
 
 
 class _Printer:
@@ -223,6 +229,7 @@ async def _translation_scene(
                 result.add(event)
         summary.bytes_received += t.statistics().bytes_received
         summary.bytes_sent += t.statistics().bytes_sent
+    summary.usage += t.usage()
     printer.note(f"{len(result.audio) / result.sample_rate:.1f} s of translated audio")
     summary.round_trips_ms.append((trio.current_time() - started) * 1000)
 
@@ -234,6 +241,7 @@ async def run_demo(
     model: str = "gpt-realtime",
     emulator: bool = False,
     as_json: bool = False,
+    prices: Mapping[str, ModelPrice] | None = None,
     out: TextIO = sys.stdout,
 ) -> DemoSummary:
     """Run the five scenes and print a summary; returns what was measured."""
@@ -249,11 +257,13 @@ async def run_demo(
             stats = session.statistics()
             summary.bytes_received += stats.bytes_received
             summary.bytes_sent += stats.bytes_sent
+        summary.usage += session.usage()
         await _translation_scene(where.url, where.api_key, printer, summary)
         summary.scenes.append("translation")
     printer.scene("Summary")
     if as_json:
-        out.write(json.dumps({"summary": summary.__dict__}) + "\n")
+        data = {**summary.__dict__, "usage": summary.usage.to_dict(prices)}
+        out.write(json.dumps({"summary": data}) + "\n")
     else:
         first = ", ".join(f"{ms:.0f}" for ms in summary.first_delta_ms)
         trips = ", ".join(f"{ms:.0f}" for ms in summary.round_trips_ms)
@@ -262,4 +272,6 @@ async def run_demo(
             f"bytes: {summary.bytes_sent} sent, {summary.bytes_received} received\n"
             f"  time to first delta (ms): {first}\n  round trips (ms): {trips}\n"
         )
+        for line in usage_lines(summary.usage, prices):
+            out.write(f"  {line}\n")
     return summary

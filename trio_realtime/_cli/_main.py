@@ -148,6 +148,41 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_usage_options(parser: argparse.ArgumentParser, *, json_result: bool = True) -> None:
+    parser.add_argument(
+        "--prices",
+        type=Path,
+        default=None,
+        metavar="PRICES.json",
+        help=(
+            "estimate the cost from your price table: {MODEL: {text_input, text_output,"
+            " audio_input, audio_output, ...}} in US dollars per million tokens"
+        ),
+    )
+    if json_result:
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="print the result and usage as one JSON object (no progress, no messages)",
+        )
+
+
+def _prices(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The price table of ``--prices``, or None; raises _BadArguments when it is unusable."""
+    if args.prices is None:
+        return None
+    from .._prices import read_price_table
+
+    try:
+        return dict(read_price_table(args.prices))
+    except (OSError, ValueError) as exc:
+        raise _BadArguments(f"--prices: {exc}") from exc
+
+
+class _BadArguments(Exception):
+    """An option's value is unusable; the CLI prints it and exits with 2."""
+
+
 def _add_translate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     translate = subcommands.add_parser(
         "translate",
@@ -165,6 +200,7 @@ def _add_translate(subcommands: argparse._SubParsersAction[argparse.ArgumentPars
     translate.add_argument("--model", default="gpt-realtime-translate")
     translate.add_argument("--fast", action="store_true", help="send faster than real time")
     _add_connection_options(translate)
+    _add_usage_options(translate)
     translate.set_defaults(handler=_translate)
 
 
@@ -182,6 +218,8 @@ def _translate(args: argparse.Namespace) -> int:
         model=args.model,
         fast=args.fast,
         emulator=args.emulator,
+        prices=_prices(args),
+        as_json=args.json,
     )
 
 
@@ -199,6 +237,7 @@ def _add_transcribe(subcommands: argparse._SubParsersAction[argparse.ArgumentPar
     transcribe.add_argument("--language", default=None, help="ISO-639-1 code, e.g. en")
     transcribe.add_argument("--fast", action="store_true", help="send faster than real time")
     _add_connection_options(transcribe)
+    _add_usage_options(transcribe)
     transcribe.set_defaults(handler=_transcribe)
 
 
@@ -214,6 +253,8 @@ def _transcribe(args: argparse.Namespace) -> int:
         language=args.language,
         fast=args.fast,
         emulator=args.emulator,
+        prices=_prices(args),
+        as_json=args.json,
     )
 
 
@@ -259,6 +300,7 @@ def _add_demo(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     demo.add_argument("--model", default="gpt-realtime")
     demo.add_argument("--json", action="store_true", help="print events as JSON lines")
     _add_connection_options(demo)
+    _add_usage_options(demo, json_result=False)
     demo.set_defaults(handler=_demo)
 
 
@@ -272,6 +314,7 @@ def _demo(args: argparse.Namespace) -> int:
         model=args.model,
         emulator=args.emulator,
         as_json=args.json,
+        prices=_prices(args),
     )
 
 
@@ -281,18 +324,28 @@ def _add_chat(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="interactive text chat in the terminal",
         description=(
             "Type a message and read the reply as it streams; '/audio FILE.wav' sends a"
-            " recording, '/quit' or Ctrl-D ends. Example: trio-realtime chat --emulator"
+            " recording, '/help' lists the commands. Ctrl-C stops a reply; Ctrl-C at the"
+            " prompt, Ctrl-D or '/quit' ends and prints the usage."
+            " Example: trio-realtime chat --emulator"
         ),
     )
     chat.add_argument("--model", default="gpt-realtime")
     _add_connection_options(chat)
+    _add_usage_options(chat, json_result=False)
     chat.set_defaults(handler=_chat)
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from ._commands import chat
+    from ._chat import chat
 
-    return _run(chat, url=args.url, api_key=args.api_key, model=args.model, emulator=args.emulator)
+    return _run(
+        chat,
+        url=args.url,
+        api_key=args.api_key,
+        model=args.model,
+        emulator=args.emulator,
+        prices=_prices(args),
+    )
 
 
 def _add_speak(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -300,8 +353,8 @@ def _add_speak(subcommands: argparse._SubParsersAction[argparse.ArgumentParser])
         "speak",
         help="say a WAV file to the model and save its spoken reply",
         description=(
-            "Stream a WAV file as one spoken turn (server VAD ends it) and write the"
-            " model's audio reply; prints the reply's transcript."
+            "Stream a WAV file as one spoken turn (however long, pauses included) and"
+            " write the model's audio reply; prints the reply's transcript and the usage."
             " Example: trio-realtime speak question.wav -o reply.wav"
         ),
     )
@@ -309,6 +362,7 @@ def _add_speak(subcommands: argparse._SubParsersAction[argparse.ArgumentParser])
     speak.add_argument("-o", "--output", type=Path, default=Path("reply.wav"))
     speak.add_argument("--model", default="gpt-realtime")
     _add_connection_options(speak)
+    _add_usage_options(speak)
     speak.set_defaults(handler=_speak)
 
 
@@ -323,6 +377,8 @@ def _speak(args: argparse.Namespace) -> int:
         api_key=args.api_key,
         model=args.model,
         emulator=args.emulator,
+        prices=_prices(args),
+        as_json=args.json,
     )
 
 
@@ -343,6 +399,7 @@ def _add_events(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]
     events.add_argument("-o", "--output", type=Path, default=None, help="record to this JSONL file")
     events.add_argument("--model", default="gpt-realtime")
     _add_connection_options(events)
+    _add_usage_options(events, json_result=False)
     events.set_defaults(handler=_events)
 
 
@@ -357,6 +414,7 @@ def _events(args: argparse.Namespace) -> int:
         api_key=args.api_key,
         model=args.model,
         emulator=args.emulator,
+        prices=_prices(args),
     )
 
 
@@ -398,4 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(levelname)s %(name)s: %(message)s",
         )
     handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except _BadArguments as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
