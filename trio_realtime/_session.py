@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Unpack
 
@@ -12,7 +12,9 @@ import numpy.typing as npt
 
 from ._audio_input import input_format_of
 from ._audio_session import AudioSession
-from ._engine import ConversationOptions, ReplyTable, open_engine, resolve
+from ._engine import ConversationOptions, Drop, ReplyTable, open_engine, resolve
+from ._resumer import WATCHED_EVENTS, Resumer
+from ._transport import Transport
 from ._usage import SessionUsage, UsageLedger
 from .audio import PlaybackTracker
 from .events import (
@@ -104,6 +106,11 @@ class RealtimeSession(AudioSession):
         self._response_done = self._replies.table(ReplyTable[ResponseDoneEvent]())
         self._retrievals = self._replies.table(ReplyTable[ConversationItemRetrievedEvent]())
         self._usage = UsageLedger()
+        policy = options["resume"]
+        self._resume = policy
+        self._resumer = Resumer(self, policy) if policy is not None else None
+        if self._resumer is not None:
+            self._observed = self._observed | WATCHED_EVENTS
 
     _default_session_type = "realtime"
 
@@ -120,10 +127,17 @@ class RealtimeSession(AudioSession):
         )
     )
 
-    def _observe(self, event: RealtimeEvent) -> None:
+    def _apply_config(self, config: SessionObject) -> None:
+        """The server's effective configuration (``session.created`` / ``.updated``)."""
+        self.config = config
+        self._formats = (input_format_of(config), _output_format_of(config))
+        self.session_id = config.id or self.session_id
+
+    def _observe(self, event: RealtimeEvent) -> bool | None:
+        if self._resumer is not None and self._resumer.observe(event) is False:
+            return False
         if isinstance(event, SessionCreatedEvent | SessionUpdatedEvent):
-            self.config = event.session
-            self._formats = (input_format_of(self.config), _output_format_of(self.config))
+            self._apply_config(event.session)
             created = isinstance(event, SessionCreatedEvent)
             self._session_reported(event.session.id, created=created, event=event)
         elif isinstance(event, ResponseCreatedEvent):
@@ -140,6 +154,17 @@ class RealtimeSession(AudioSession):
             self._retrievals.resolve(event.item.id, event)
         elif isinstance(event, InputAudioTranscriptionCompletedEvent):
             self._usage.add_transcription(event.usage, self.config)
+        return None
+
+    async def _resume_on(self, transport: Transport, drop: Drop, attempt: int) -> None:
+        assert self._resumer is not None
+        await self._resumer.bring_up(transport, drop, attempt)
+
+    def _connection_tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        tasks = super()._connection_tasks()
+        if self._resumer is not None and self._resumer.policy.rollover_before is not None:
+            tasks.append(self._resumer.watch_expiry)
+        return tasks
 
     def usage(self) -> SessionUsage:
         """The token usage reported so far: every ``response.done`` and input transcription.
@@ -359,6 +384,9 @@ class RealtimeSession(AudioSession):
         """
         point = tracker.truncate_point()
         if point is None:
+            return None
+        if self._resumer is not None and not self._resumer.knows(point[0]):
+            tracker.reset()  # played on a connection the session has left: nothing to cut
             return None
         if cancel is None:
             cancel = not self._vad_interrupts_responses()

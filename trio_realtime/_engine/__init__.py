@@ -8,6 +8,7 @@
 - ``_replies``: requests waiting for their answers;
 - ``_stats``: ``statistics()``;
 - ``_options``: the session options, defined once;
+- ``_resume``: when a session moves to a new connection, and how hard it tries;
 - ``_backend``: the one place Trio and asyncio differ;
 - ``_core``: the :class:`Engine` that composes them, and its reader.
 """
@@ -16,7 +17,7 @@ from ._backend import YIELD_EVERY, Backend, Pace, current_backend
 from ._core import Engine
 from ._heartbeat import Heartbeat
 from ._inbox import Inbox
-from ._lifecycle import NORMAL_CLOSE, Lifecycle, State, open_engine, run_engine
+from ._lifecycle import NORMAL_CLOSE, Drop, Lifecycle, State, open_engine, run_engine
 from ._options import (
     AUDIO_BUFFER_MS,
     AUDIO_CHUNK_MS,
@@ -32,10 +33,15 @@ from ._options import (
 )
 from ._outbox import CONTROL_BUFFER, Frame, Outbox
 from ._replies import Replies, Reply, ReplyTable
+from ._resume import DEFAULT_RESUME_CODES, ResumePolicy, ResumeReason
 from ._room import Room
 from ._stats import SessionStatistics
 
 __all__ = [
+    "DEFAULT_RESUME_CODES",
+    "Drop",
+    "ResumePolicy",
+    "ResumeReason",
     "AUDIO_BUFFER_MS",
     "AUDIO_CHUNK_MS",
     "DRAIN_TIMEOUT",

@@ -240,6 +240,8 @@ class Engine:
         elif kind is ErrorEvent:
             self._last_error = event  # type: ignore[assignment]
             self._replies.on_error(event)  # type: ignore[arg-type]
+            if self._resume is not None and event.error.code == "session_expired":  # type: ignore[attr-defined]
+                self._outbox.stop_writing()  # the close follows: keep the rest for the next
         if kind in self._observed and self._observe(event) is False:
             return False
         counters = self._counters
@@ -405,7 +407,13 @@ class Engine:
             self._life.fail(failure, 1011, "interceptor error")
 
     def _statistics(self) -> SessionStatistics:
-        return snapshot(self._counters, self.events, self._outbox, self._audio_dropped_ms())
+        return snapshot(
+            self._counters,
+            self.events,
+            self._outbox,
+            self._audio_dropped_ms(),
+            self._life.resumptions,
+        )
 
     def _audio_dropped_ms(self) -> float:
         return 0.0

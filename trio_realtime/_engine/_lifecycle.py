@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -37,12 +38,12 @@ from .._errors import (
     ConnectTimeout,
     RealtimeError,
     ResumeExhausted,
+    SessionClosed,
     Unsent,
 )
 from .._transport import (
     ConnectRequest,
     Transport,
-    TransportClosed,
     TransportFactory,
     select_transport,
 )
@@ -251,6 +252,8 @@ class Drop:
     """The close code (1006: no close frame came; 1000 for a rollover)."""
     detail: str = ""
     """The close reason, or what happened."""
+    at: float = field(default_factory=anyio.current_time)
+    """When the connection ended (the loop's clock)."""
 
 
 async def _serve_connection(
@@ -272,8 +275,7 @@ async def _serve_connection(
         engine._attach(transport)
     else:
         engine._transport = transport
-        with anyio.fail_after(engine._connect_timeout):
-            await engine._resume_on(transport, *resume)
+        await engine._resume_on(transport, *resume)
         engine._attach(transport)
         life.resumed()
     with anyio.CancelScope() as life.connection_scope:
@@ -342,32 +344,55 @@ async def _run_connections(
                         engine._fail(_exhausted(drop, attempt - 1, spent, last), code=drop.code)
                         return
                     await anyio.sleep(policy.delay(attempt))
-                    try:
-                        with anyio.fail_after(engine._connect_timeout):
-                            connecting = factory(await request())
-                            transport = await connecting.__aenter__()
-                    except AuthenticationError as exc:
-                        engine._fail(exc)
+                    outcome, lasted = await _attempt(engine, factory, request, drop, attempt)
+                    if outcome is None:
+                        again = life.drop
+                        if again is None or lasted >= policy.stable_after:
+                            break  # served: a later drop starts a new move
+                        drop = again  # dropped again at once: one more failed attempt
+                        outcome = SessionClosed(again.code, f"dropped again after {lasted:.1f} s")
+                    if isinstance(outcome, AuthenticationError):
+                        engine._fail(outcome)
                         return
-                    except Exception as exc:
-                        last = first_leaf(exc)
-                        logger.info("resume attempt %d failed: %s", attempt, last)
-                        continue
-                    try:
-                        await _serve_connection(
-                            engine, transport, resume=(drop, attempt), opened=ready
-                        )
-                    except (RealtimeError, TransportClosed, TimeoutError) as exc:
-                        last = exc
-                        logger.info("resume attempt %d failed: %s", attempt, exc)
-                        continue
-                    except BaseException:
+                    last = outcome
+                    logger.info("resume attempt %d failed: %s", attempt, outcome)
+
+
+async def _attempt(
+    engine: Engine,
+    factory: TransportFactory,
+    request: Callable[[], Awaitable[ConnectRequest]],
+    drop: Drop,
+    attempt: int,
+) -> tuple[BaseException | None, float]:
+    """One connect to replace a dropped connection, served until it ends: (None, how long
+    it lasted once ready); or the error of an attempt that failed before it was ready."""
+    served = False
+    ready_at = math.inf
+    with anyio.CancelScope(deadline=anyio.current_time() + engine._connect_timeout) as deadline:
+
+        async def ready() -> None:
+            nonlocal served, ready_at
+            served = True
+            ready_at = anyio.current_time()
+            deadline.deadline = math.inf
+
+        try:
+            async with factory(await request()) as transport:
+                try:
+                    await _serve_connection(engine, transport, resume=(drop, attempt), opened=ready)
+                except BaseException:
+                    if served:
                         await _close_while_connected(engine)
-                        raise
-                    finally:
-                        with anyio.CancelScope(shield=True):
-                            await connecting.__aexit__(None, None, None)
-                    break
+                    raise
+        except Exception as exc:
+            if served:
+                raise
+            return first_leaf(exc), 0.0
+    if deadline.cancelled_caught and not served:
+        timeout = ConnectTimeout(f"no new connection within {engine._connect_timeout:g} s")
+        return timeout, 0.0
+    return None, anyio.current_time() - ready_at
 
 
 async def _close_while_connected(engine: Engine) -> None:

@@ -18,6 +18,7 @@ from .._endpoint import AzureEndpoint, TokenProvider
 from .._interceptors import InterceptorLike
 from .._transport import TransportFactory
 from ._heartbeat import Heartbeat
+from ._resume import ResumePolicy
 
 __all__ = [
     "AUDIO_BUFFER_MS",
@@ -97,6 +98,9 @@ class ConversationOptions(SessionOptions, total=False):
 
     audio_chunk_ms: Annotated[int, Default(AUDIO_CHUNK_MS)]
     """Milliseconds of audio per ``input_audio_buffer.append`` event."""
+    resume: Annotated[ResumePolicy | None, Default(None)]
+    """Move to a new connection after a drop or ahead of the 60-minute cap, with the
+    configuration and conversation carried over (``ResumePolicy``); None: never."""
 
 
 class TranslationOptions(SessionOptions, total=False):

@@ -64,7 +64,8 @@ class ResumePolicy:
 
     Retries back off exponentially from ``backoff_initial`` to ``backoff_max`` seconds
     with ``jitter`` (a fraction of each delay), for at most ``max_attempts`` connects and
-    ``max_total`` seconds per move; then the block raises ``ResumeExhausted``.
+    ``max_total`` seconds per move (a connection that drops within ``stable_after``
+    seconds is one more attempt); then the block raises ``ResumeExhausted``.
     """
 
     close_codes: frozenset[int] = DEFAULT_RESUME_CODES
@@ -74,6 +75,9 @@ class ResumePolicy:
     rollover_wait: float = 60.0
     max_attempts: int = 5
     max_total: float = 60.0
+    stable_after: float = 10.0
+    """A new connection that ends sooner than this counts as a failed attempt of the same
+    move (a server that keeps dropping runs out of attempts instead of looping)."""
     backoff_initial: float = 0.5
     backoff_max: float = 8.0
     jitter: float = 0.2

@@ -53,6 +53,8 @@ class SessionStatistics:
     """Heartbeat pings sent (skipped while the consumer is slow)."""
     last_ping_rtt: float | None
     """Round trip of the last answered ping, in seconds."""
+    resumptions: int = 0
+    """Times the session moved to a new connection (``resume=``)."""
 
 
 class ReceiveCounters:
@@ -77,7 +79,11 @@ class ReceiveCounters:
 
 
 def snapshot(
-    counters: ReceiveCounters, inbox: Inbox, outbox: Outbox, audio_dropped_ms: float
+    counters: ReceiveCounters,
+    inbox: Inbox,
+    outbox: Outbox,
+    audio_dropped_ms: float,
+    resumptions: int = 0,
 ) -> SessionStatistics:
     """One frozen :class:`SessionStatistics` from the session's parts."""
     return SessionStatistics(
@@ -97,4 +103,5 @@ def snapshot(
         audio_dropped_ms=audio_dropped_ms,
         pings_sent=counters.pings_sent,
         last_ping_rtt=counters.last_ping_rtt,
+        resumptions=resumptions,
     )

@@ -28,6 +28,7 @@ from ._client import (
     SessionUpdateEvent as SessionUpdateEvent,
     TranscriptionSessionUpdateEvent as TranscriptionSessionUpdateEvent,
 )
+from ._library import SessionResumedEvent as SessionResumedEvent
 from ._parse import (
     RawEvent as RawEvent,
     parse_client_event as parse_client_event,
@@ -306,6 +307,7 @@ __all__ = [
     "TranslationTranscriptionConfig",
     "TurnDetection",
     "UnknownItem",
+    "SessionResumedEvent",
     "UnknownRealtimeEvent",
     "UnknownTool",
     "Usage",

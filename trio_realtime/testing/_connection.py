@@ -145,6 +145,7 @@ class EmulatorConnection:
         """The reason of the close the emulator started; None if it started none."""
         self._sniffer: FrameSniffer | None = None
         self._session_config: Callable[[], WireModel] | None = None
+        self._conversation: Callable[[], list[dict[str, Any]]] | None = None
         self._final_session: WireModel | None = None
         self._waiters: list[_Waiter] = []
         self._started = trio.current_time()
@@ -201,6 +202,11 @@ class EmulatorConnection:
         if self._session_config is not None:
             return self._session_config()
         return self._final_session
+
+    def conversation(self) -> list[dict[str, Any]]:
+        """The items the session's conversation holds now, in order, in their wire form
+        (audio bytes left out); empty for translation sessions and once the session ended."""
+        return [] if self._conversation is None else self._conversation()
 
     def statistics(self) -> ConnectionStatistics:
         """The connection's counts so far (kept whatever the retention)."""
@@ -388,6 +394,7 @@ class EmulatorConnection:
         if self._session_config is not None:
             self._final_session = self._session_config()
             self._session_config = None
+        self._conversation = None
 
     def _finished(self) -> None:
         """The handler finished and the socket is closed."""

@@ -153,6 +153,7 @@ class Link:
             else:
                 self.session = make_session(self)
                 self.record._session_config = self.session.config_model
+                self.record._conversation = getattr(self.session, "conversation_items", None)
                 self.record.admitted = True
                 await self.session.start()
                 limit = self.options.session_max_s

@@ -136,6 +136,10 @@ class RealtimeSession:
             return TranscriptionSessionConfig.model_validate(self.config)
         return SessionConfig.model_validate(self.config)
 
+    def conversation_items(self) -> list[dict[str, Any]]:
+        """The conversation's items in order, as ``conversation.item.done`` shows them."""
+        return [public_item(stored.data) for stored in self.conversation.items()]
+
     async def start(self) -> None:
         await self.link.emit(SessionCreatedEvent, session=self.config)
         self.link.nursery.start_soon(self._idle_watch)
