@@ -25,7 +25,7 @@ from agents import function_tool
 from agents.realtime import RealtimeAgent, RealtimeRunner, RealtimeSession
 
 from trio_realtime.audio import pcm16_bytes, silence, voice_like
-from trio_realtime.testing import Emulator, run_emulator_in_thread
+from trio_realtime.testing import Emulator, Retention, run_emulator_in_thread
 
 from .test_emulator import DEADLINE, assert_frames_match_official_models, run
 
@@ -50,6 +50,7 @@ def checked(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[..., Emulator
 
     def start(**options: Any) -> Emulator:
         with contextlib.ExitStack() as stack:
+            options.setdefault("retention", Retention(audio=True))  # the tests read the audio
             emulator = stack.enter_context(run_emulator_in_thread(**options))
             stacks.append(stack.pop_all())
         started.append(emulator)

@@ -43,6 +43,15 @@ def test_usage_and_cost() -> None:
     assert "the client's sessions: " in out
 
 
+def test_long_call() -> None:
+    result = run("long_call.py")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "close, close 1006" in out and "rollover, close 1000" in out
+    assert out.count("assistant:") == 4
+    assert "resumptions: 2" in out
+
+
 def test_tools() -> None:
     result = run("tools.py")
     assert result.returncode == 0, result.stderr
