@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -66,6 +66,8 @@ DEFAULT_MODEL = "gpt-realtime"
 _URGENT = frozenset({"response.cancel", "conversation.item.truncate", "output_audio_buffer.clear"})
 _AUDIO_ORDERED = frozenset({"input_audio_buffer.commit", "input_audio_buffer.clear"})
 
+_Watcher = tuple[frozenset[type[RealtimeEvent]], Callable[[RealtimeEvent], None]]
+
 SessionInput = SessionConfig | TranscriptionSessionConfig | Mapping[str, Any]
 """A session configuration: a typed config or a dict of the wire shape."""
 
@@ -127,6 +129,7 @@ class RealtimeSession(AudioSession):
         """The response in progress in the default conversation, if any."""
         self._response_done: dict[str, _Reply[ResponseDoneEvent]] = {}
         self._retrievals: dict[str, _Reply[ConversationItemRetrievedEvent]] = {}
+        self._watchers: tuple[_Watcher, ...] = ()
 
     _default_session_type = "realtime"
 
@@ -164,6 +167,29 @@ class RealtimeSession(AudioSession):
             waiter_r = self._retrievals.pop(event.item.id or "", None)
             if waiter_r is not None:
                 waiter_r.resolve(event)
+        for kinds, callback in self._watchers:
+            if type(event) in kinds:
+                callback(event)
+
+    # -- watchers (the tool runner) -----------------------------------------------------
+
+    def _watch(
+        self, callback: Callable[[RealtimeEvent], None], kinds: frozenset[type[RealtimeEvent]]
+    ) -> Callable[[], None]:
+        """Call ``callback`` with each received event of ``kinds``, before it is delivered.
+
+        It runs where events are received (the reader task, or the transport's callback
+        on asyncio), after the session's own state is updated: it must neither block nor
+        raise. Returns the function that stops it.
+        """
+        watcher = (kinds, callback)
+
+        def watch(watchers: tuple[_Watcher, ...]) -> None:
+            self._watchers = watchers
+            self._observed = type(self)._observed.union(*(item[0] for item in watchers))
+
+        watch((*self._watchers, watcher))
+        return lambda: watch(tuple(item for item in self._watchers if item is not watcher))
 
     # -- sending ------------------------------------------------------------------
 
