@@ -23,6 +23,9 @@ from typing import IO, Any
 from ._recording import RecordingWriter, redact_url
 from ._transport import ConnectRequest
 from .events import (
+    ConversationItemCreateEvent,
+    FunctionCallItem,
+    FunctionCallOutputItem,
     InputAudioBufferCommitEvent,
     InputAudioBufferSpeechStoppedEvent,
     RealtimeEvent,
@@ -31,6 +34,7 @@ from .events import (
     ResponseCreatedEvent,
     ResponseCreateEvent,
     ResponseDoneEvent,
+    ResponseOutputItemDoneEvent,
     ResponseTextDeltaEvent,
     SessionCreatedEvent,
 )
@@ -262,6 +266,9 @@ class TurnMetrics:
     """Turn end to the first text or transcript delta."""
     duration_ms: float
     """``response.created`` to ``response.done``."""
+    tool_ms: float | None = None
+    """Time spent in tools before this response: from the first ``function_call`` item
+    done to the last ``function_call_output`` sent (None: no tool output came first)."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +280,8 @@ class MetricsSummary:
     max_first_audio_ms: float | None
     median_first_text_ms: float | None
     median_duration_ms: float | None
+    median_tool_ms: float | None = None
+    """Over the turns that followed tool calls."""
 
 
 def _median(values: list[float]) -> float | None:
@@ -286,6 +295,7 @@ class _Turn:
     response_id: str | None = None
     first_audio: float | None = None
     first_text: float | None = None
+    tool_ms: float | None = None
 
 
 class MetricsInterceptor(Interceptor):
@@ -306,6 +316,8 @@ class MetricsInterceptor(Interceptor):
         self.turns: list[TurnMetrics] = []
         self._clock = clock
         self._turn: _Turn | None = None
+        self._tools_start: float | None = None
+        self._tools_end: float | None = None
 
     def _turn_ended(self) -> None:
         if self._turn is None or self._turn.created is not None:
@@ -316,6 +328,10 @@ class MetricsInterceptor(Interceptor):
     def on_send(self, event: RealtimeEvent) -> RealtimeEvent:
         if isinstance(event, InputAudioBufferCommitEvent | ResponseCreateEvent):
             self._turn_ended()
+        elif isinstance(event, ConversationItemCreateEvent) and isinstance(
+            event.item, FunctionCallOutputItem
+        ):
+            self._tools_end = self._clock()
         return event
 
     def on_receive(self, event: RealtimeEvent) -> RealtimeEvent:
@@ -327,6 +343,12 @@ class MetricsInterceptor(Interceptor):
                 self._turn = _Turn(end=now)
             self._turn.created = now
             self._turn.response_id = event.response.id
+            if self._tools_start is not None and self._tools_end is not None:
+                self._turn.tool_ms = (self._tools_end - self._tools_start) * 1000
+                self._tools_start = self._tools_end = None
+        elif isinstance(event, ResponseOutputItemDoneEvent):
+            if isinstance(event.item, FunctionCallItem) and self._tools_start is None:
+                self._tools_start = now
         elif self._turn is not None and self._turn.created is not None:
             if isinstance(event, ResponseAudioDeltaEvent):
                 self._turn.first_audio = self._turn.first_audio or now
@@ -349,6 +371,7 @@ class MetricsInterceptor(Interceptor):
             first_audio_ms=since_end(turn.first_audio),
             first_text_ms=since_end(turn.first_text),
             duration_ms=(now - turn.created) * 1000,
+            tool_ms=turn.tool_ms,
         )
         self.turns.append(metrics)
         self._turn = None
@@ -365,4 +388,5 @@ class MetricsInterceptor(Interceptor):
             max_first_audio_ms=max(audio) if audio else None,
             median_first_text_ms=_median(text),
             median_duration_ms=_median([t.duration_ms for t in self.turns]),
+            median_tool_ms=_median([t.tool_ms for t in self.turns if t.tool_ms is not None]),
         )

@@ -108,6 +108,11 @@ class _Group:
     def ready(self) -> bool:
         return self.response_done and all(call.answered for call in self.calls)
 
+    @property
+    def wanted(self) -> bool:
+        """A follow-up makes sense: not interrupted, and an output reached the conversation."""
+        return not self.interrupted and any(call.delivered for call in self.calls)
+
 
 class ToolRunner:
     """Runs the model's function calls for one session; made by :func:`open_tool_runner`."""
@@ -298,13 +303,14 @@ class ToolRunner:
             self._notify()
 
     async def _maybe_follow_up(self) -> None:
-        ready = [group for group in self._groups.values() if group.ready]
-        wanted = [group for group in ready if not group.interrupted]
-        for group in ready:
-            if group.interrupted or not self.policy.follow_up:
+        wanted = []
+        for group in [group for group in self._groups.values() if group.ready]:
+            if self.policy.follow_up and group.wanted:
+                wanted.append(group)
+            else:
                 del self._groups[group.response_id]
-                self._follow_ups_skipped += group.interrupted
-        if not wanted or not self.policy.follow_up or self._closing:
+                self._follow_ups_skipped += self.policy.follow_up
+        if not wanted or self._closing:
             return
         if self._speaking or self._follow_up_pending or self.session.active_response_id:
             return  # a later response.done / speech_stopped wakes us again
@@ -336,9 +342,10 @@ class ToolRunner:
 
     async def _execute(self, call: _Call) -> tuple[ToolOutcome, str]:
         name = call.call.name
-        if call.cancel_reason is not None or not call.complete:
-            reason = call.cancel_reason or "the response ended before the call was complete"
-            return "cancelled", f"Cancelled: {reason}; {name} did not run."
+        if not call.complete:
+            return "cancelled", f"Cancelled: the response ended before {name}'s arguments did."
+        if call.cancel_reason is not None:
+            return "cancelled", f"Cancelled: {call.cancel_reason} before {name} finished."
         spec = self.tools.get(name)
         if spec is None:
             known = ", ".join(self.tools.names()) or "none"
@@ -367,7 +374,7 @@ class ToolRunner:
                 return "failed", self.policy.error_output(call.call, exc)
         call.scope = None
         if call.cancel_reason is not None:
-            return "cancelled", f"Cancelled: {call.cancel_reason}; {name} was stopped."
+            return "cancelled", f"Cancelled: {call.cancel_reason} before {name} finished."
         return "timed_out", f"Error: {name} timed out after {timeout:g} s."
 
     async def _answer(self, call: _Call, output: str) -> bool:
@@ -416,7 +423,7 @@ class ToolRunner:
             self._unanswered
             or self._to_start
             or self._follow_up_pending
-            or any(group.ready and not group.interrupted for group in self._groups.values())
+            or any(group.ready and group.wanted for group in self._groups.values())
         )
 
     def _notify(self) -> None:
