@@ -91,6 +91,9 @@ class _Call:
         self.cancel_reason: str | None = None
         self.gone = False
         self.answered = False
+        """Its output is sent or being sent."""
+        self.settled = False
+        """Its output is acknowledged, rejected or not sendable: ``delivered`` is final."""
         self.delivered = False
         self.acked = anyio.Event()
 
@@ -106,7 +109,7 @@ class _Group:
 
     @property
     def ready(self) -> bool:
-        return self.response_done and all(call.answered for call in self.calls)
+        return self.response_done and all(call.settled for call in self.calls)
 
     @property
     def wanted(self) -> bool:
@@ -380,9 +383,11 @@ class ToolRunner:
     async def _answer(self, call: _Call, output: str) -> bool:
         """Send the one output of ``call``; True once the conversation has it."""
         call.answered = True
+        delivered = False
         try:
             delivered = await self._deliver(call, output)
         finally:
+            call.delivered, call.settled = delivered, True
             self._unanswered.pop(call.call.call_id, None)
             if call.call.item_id is not None:
                 self._by_item.pop(call.call.item_id, None)
