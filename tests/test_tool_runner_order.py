@@ -159,6 +159,7 @@ async def test_follow_up_waits_while_another_response_is_active(server: MemorySe
         assert await nothing_sent(peer)
         await peer.send(response_done("resp_other"))
         assert (await peer.receive())["type"] == "response.create"
+        assert runner.statistics().follow_ups == 1
 
 
 async def test_user_speaking_holds_the_follow_up_back(server: MemoryServer) -> None:
