@@ -190,10 +190,10 @@ def _spec_of(
     model = _arguments_model(fn, tool_name, documented)
     try:
         schema = model.model_json_schema()
-    except pydantic.PydanticUserError as exc:  # pragma: no cover - caught at model build
-        raise TypeError(f"{tool_name}: {exc}") from None
-    except pydantic_core.PydanticSerializationError as exc:
-        raise TypeError(f"{tool_name}: a default has no JSON form: {exc}") from None
+    except pydantic.PydanticUserError as exc:
+        raise TypeError(
+            f"{tool_name}: a parameter type has no JSON schema: {_first_line(exc)}"
+        ) from None
     return ToolSpec(
         name=tool_name,
         description=description if description is not None else summary,
@@ -233,7 +233,9 @@ def _arguments_model(
             **fields,
         )
     except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError) as exc:
-        raise TypeError(f"{tool_name}: a parameter type has no JSON schema: {exc}") from None
+        raise TypeError(
+            f"{tool_name}: a parameter type has no JSON schema: {_first_line(exc)}"
+        ) from None
 
 
 def _described(annotation: Any, documented: str | None) -> Any:
@@ -301,6 +303,10 @@ def _without_titles(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_without_titles(value) for value in schema]
     return schema
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
 
 
 def _describe(exc: pydantic.ValidationError) -> str:
