@@ -603,3 +603,23 @@ def test_policy_rejects_unknown_settings() -> None:
         rt.ToolPolicy(on_interrupt="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timeout"):
         rt.ToolPolicy(timeout=0)
+
+
+class Halt(BaseException):
+    """Not an Exception: a tool raising it stops everything, as KeyboardInterrupt would."""
+
+
+async def test_a_tool_raising_a_base_exception_propagates_it_alone() -> None:
+    tools = rt.Tools()
+
+    @tools.function
+    async def halt() -> str:
+        """Stops the program."""
+        raise Halt
+
+    async with harness(brain_calling(("halt", {}))) as h:
+        with pytest.raises(Halt):
+            async with h.open_session() as s, rt.open_tool_runner(s, tools):
+                await s.send_user_message("use the tools")
+                await events_until(s, 2)
+        assert h.connection.received_close_code == 1000

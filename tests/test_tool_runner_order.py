@@ -224,3 +224,44 @@ async def test_an_output_the_server_rejects_is_reported_undelivered(
     assert [(e.outcome, e.delivered) for e in finished if isinstance(e, rt.ToolFinished)] == [
         ("succeeded", False)
     ]
+
+
+async def test_a_call_the_application_answered_itself_is_not_answered_again(
+    server: MemoryServer,
+) -> None:
+    tools = rt.Tools()
+    started = trio.Event()
+
+    @tools.function
+    async def slow() -> str:
+        """Takes forever."""
+        started.set()
+        await trio.sleep_forever()
+        return "never"
+
+    async with rt.open_realtime_session(
+        "gpt-realtime", api_key="sk-test", transport=server.connect
+    ) as session:
+        peer = server.peers[-1]
+        async with rt.open_tool_runner(session, tools) as runner, trio.open_nursery() as nursery:
+            nursery.start_soon(drain, session)
+            await peer.send(response_created("resp_1"))
+            await peer.send(
+                {
+                    **call_done("resp_1", "call_a"),
+                    "item": {
+                        **call_done("resp_1", "call_a")["item"],
+                        "name": "slow",
+                        "arguments": "{}",
+                    },
+                }
+            )
+            await started.wait()
+            mine = {"item": {"type": "function_call_output", "call_id": "call_a", "output": "x"}}
+            await peer.send(output_added(mine))
+            await peer.send(response_done("resp_1"))
+            await runner.wait_idle()
+            assert await nothing_sent(peer)
+            stats = runner.statistics()
+            nursery.cancel_scope.cancel()
+    assert (stats.cancelled, stats.undelivered, stats.follow_ups) == (1, 1, 0)

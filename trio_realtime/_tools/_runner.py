@@ -232,6 +232,9 @@ class ToolRunner:
                 if call is not None and call.answered:
                     call.delivered = True
                     call.acked.set()
+                elif call is not None:  # the application answered it itself
+                    call.gone = True
+                    self._cancel(call, "the call was answered by someone else")
         elif isinstance(event, ConversationItemDeletedEvent):
             call = self._by_item.pop(event.item_id, None)
             if call is not None and not call.answered:
@@ -470,21 +473,40 @@ async def open_tool_runner(
     Entering does not block. Leaving normally cancels the calls still running and sends
     their outputs ("cancelled"); leaving by an exception or a cancellation cancels them
     without outputs (the session is usually closing too) and re-raises it unchanged.
+    A ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``) raised by a
+    tool propagates as itself, never inside a group.
     """
     user_exc: BaseException | None = None
-    async with anyio.create_task_group() as task_group:
-        runner = ToolRunner(session, tools, policy, on_event, task_group)
-        stop = session._watch(runner._handle, _WATCHED)
-        try:
-            task_group.start_soon(runner._dispatch, name="tool runner")
+    try:
+        async with anyio.create_task_group() as task_group:
+            runner = ToolRunner(session, tools, policy, on_event, task_group)
+            stop = session._watch(runner._handle, _WATCHED)
             try:
-                yield runner
-            except BaseException as exc:
-                user_exc = exc
-            else:
-                await runner._close()
-        finally:
-            stop()
-            task_group.cancel_scope.cancel("the tool runner is closed")
+                task_group.start_soon(runner._dispatch, name="tool runner")
+                try:
+                    yield runner
+                except BaseException as exc:
+                    user_exc = exc
+                else:
+                    await runner._close()
+            finally:
+                stop()
+                task_group.cancel_scope.cancel("the tool runner is closed")
+    except BaseExceptionGroup as group:
+        raise _one_of(group) from None
     if user_exc is not None:
         raise user_exc
+
+
+def _one_of(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception to raise for a group (a tool's ``BaseException``): never a group."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            pending[:0] = exc.exceptions
+        else:
+            leaves.append(exc)
+    cancelled = anyio.get_cancelled_exc_class()
+    return next((leaf for leaf in leaves if not isinstance(leaf, cancelled)), leaves[0])
