@@ -68,7 +68,7 @@ async def drain(session: rt.RealtimeSession) -> None:
         pass
 
 
-def call_done(response_id: str, call_id: str, n: int = 0) -> dict[str, Any]:
+def call_done(response_id: str, call_id: str, n: int = 0, name: str = "quick") -> dict[str, Any]:
     return {
         "type": "response.output_item.done",
         "event_id": f"event_{call_id}",
@@ -78,7 +78,7 @@ def call_done(response_id: str, call_id: str, n: int = 0) -> dict[str, Any]:
             "id": f"item_{call_id}",
             "type": "function_call",
             "status": "completed",
-            "name": "quick",
+            "name": name,
             "call_id": call_id,
             "arguments": f'{{"n": {n}}}',
         },
@@ -233,7 +233,7 @@ async def test_a_call_the_application_answered_itself_is_not_answered_again(
     started = trio.Event()
 
     @tools.function
-    async def slow() -> str:
+    async def slow(n: int) -> str:
         """Takes forever."""
         started.set()
         await trio.sleep_forever()
@@ -246,16 +246,7 @@ async def test_a_call_the_application_answered_itself_is_not_answered_again(
         async with rt.open_tool_runner(session, tools) as runner, trio.open_nursery() as nursery:
             nursery.start_soon(drain, session)
             await peer.send(response_created("resp_1"))
-            await peer.send(
-                {
-                    **call_done("resp_1", "call_a"),
-                    "item": {
-                        **call_done("resp_1", "call_a")["item"],
-                        "name": "slow",
-                        "arguments": "{}",
-                    },
-                }
-            )
+            await peer.send(call_done("resp_1", "call_a", name="slow"))
             await started.wait()
             mine = {"item": {"type": "function_call_output", "call_id": "call_a", "output": "x"}}
             await peer.send(output_added(mine))
