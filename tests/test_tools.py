@@ -198,6 +198,17 @@ def test_bad_arguments_are_explained(arguments: str, message: str) -> None:
     assert str(info.value).startswith(message)
 
 
+def test_async_callables_are_recognised() -> None:
+    class Lookup:
+        async def __call__(self, query: str) -> str:
+            return query
+
+    tools = rt.Tools()
+    spec = tools.add(Lookup(), name="lookup")
+    assert spec.is_async
+    assert spec.parameters["required"] == ["query"]
+
+
 def test_empty_arguments_mean_no_arguments() -> None:
     tools = rt.Tools()
 

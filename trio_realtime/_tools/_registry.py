@@ -7,6 +7,7 @@ the function runs. Nothing here does I/O; the runner (``_runner.py``) runs the c
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import typing
@@ -200,7 +201,8 @@ def _spec_of(
         parameters=_without_titles(schema),
         function=fn,
         timeout=timeout,
-        is_async=inspect.iscoroutinefunction(inspect.unwrap(fn)),
+        is_async=inspect.iscoroutinefunction(inspect.unwrap(fn))
+        or inspect.iscoroutinefunction(type(fn).__call__),  # an object with async __call__
         model=model,
     )
 
@@ -210,7 +212,7 @@ def _arguments_model(
 ) -> type[pydantic.BaseModel]:
     try:
         signature = inspect.signature(fn)
-        hints = typing.get_type_hints(fn, include_extras=True)
+        hints = typing.get_type_hints(_annotated(fn), include_extras=True)
     except (TypeError, ValueError, NameError) as exc:
         raise TypeError(f"{tool_name}: cannot read the signature: {exc}") from None
     fields: dict[str, Any] = {}
@@ -236,6 +238,15 @@ def _arguments_model(
         raise TypeError(
             f"{tool_name}: a parameter type has no JSON schema: {_first_line(exc)}"
         ) from None
+
+
+def _annotated(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Where ``fn``'s annotations live: itself, a partial's function, an object's __call__."""
+    if isinstance(fn, functools.partial):
+        return _annotated(fn.func)
+    if inspect.isroutine(fn) or inspect.isclass(fn):
+        return fn
+    return type(fn).__call__
 
 
 def _described(annotation: Any, documented: str | None) -> Any:

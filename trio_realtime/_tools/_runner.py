@@ -137,13 +137,14 @@ class ToolRunner:
         self._unanswered: dict[str, _Call] = {}
         """call_id → calls without an output yet (or whose output is not acknowledged)."""
         self._by_item: dict[str, _Call] = {}
-        self._by_event_id: dict[str, _Call | None] = {}
-        """Our client event ids → the call an output is for (None: a follow-up)."""
+        self._by_event_id: dict[str, _Call] = {}
+        """The client event ids of outputs in flight → their calls."""
         self._out_of_band: set[str] = set()
         self._to_start: list[_Call] = []
         self._to_cancel: list[_Call] = []
         self._speaking = False
-        self._follow_up_pending = False
+        self._follow_up_id: str | None = None
+        """The event id of our ``response.create``, until its ``response.created``."""
         self._closing = False
         self._wake = anyio.Event()
         self._changed = anyio.Event()
@@ -207,7 +208,7 @@ class ToolRunner:
                 self._take(event.response_id, event.item)
         elif isinstance(event, ResponseCreatedEvent):
             self._speaking = False
-            self._follow_up_pending = False
+            self._follow_up_id = None
             response = event.response
             if response.conversation_id is None and response.id is not None:
                 self._out_of_band.add(response.id)
@@ -282,12 +283,12 @@ class ToolRunner:
 
     def _rejected(self, event: ErrorEvent) -> None:
         event_id = event.error.event_id
-        if event_id is None or event_id not in self._by_event_id:
-            return
-        call = self._by_event_id.pop(event_id)
-        if call is None:
-            self._follow_up_pending = False
+        if event_id is not None and event_id == self._follow_up_id:
+            self._follow_up_id = None
             log.info("follow-up response not created: %s", event.error.message)
+            return
+        call = self._by_event_id.pop(event_id or "", None)
+        if call is None:
             return
         log.warning("the output for %s was rejected: %s", call.call.name, event.error.message)
         call.acked.set()
@@ -318,17 +319,15 @@ class ToolRunner:
                 self._follow_ups_skipped += self.policy.follow_up
         if not wanted or self._closing:
             return
-        if self._speaking or self._follow_up_pending or self.session.active_response_id:
+        if self._speaking or self._follow_up_id or self.session.active_response_id:
             return  # a later response.done / speech_stopped wakes us again
         for group in wanted:
             del self._groups[group.response_id]
-        event_id = self._new_id()
-        self._by_event_id[event_id] = None
-        self._follow_up_pending = True
+        self._follow_up_id = event_id = self._new_id()
         try:
             await self.session.send(ResponseCreateEvent(event_id=event_id))
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, RealtimeError):
-            self._follow_up_pending = False
+            self._follow_up_id = None
             return
         self._follow_ups += 1
 
@@ -405,11 +404,12 @@ class ToolRunner:
         item = FunctionCallOutputItem(call_id=call.call.call_id, output=output)
         try:
             await self.session.send(ConversationItemCreateEvent(event_id=event_id, item=item))
+            if not self._closing:
+                await call.acked.wait()
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, RealtimeError):
             return False
-        if not self._closing:
-            await call.acked.wait()
-        self._by_event_id.pop(event_id, None)
+        finally:
+            self._by_event_id.pop(event_id, None)
         return call.delivered or self._closing
 
     # -- helpers ----------------------------------------------------------------------
@@ -430,7 +430,7 @@ class ToolRunner:
         return not (
             self._unanswered
             or self._to_start
-            or self._follow_up_pending
+            or self._follow_up_id
             or any(group.ready and group.wanted for group in self._groups.values())
         )
 
