@@ -1,6 +1,6 @@
 """The inbox: the bounded FIFO every received event crosses between reader and consumers.
 
-:class:`trio_realtime._inbox.Inbox` is an AnyIO object receive stream with a reader side
+:class:`trio_realtime._engine._inbox.Inbox` is an AnyIO object receive stream with a reader side
 (``put_nowait``/``put``/``end``) and a consumer side (``receive``/``receive_nowait``,
 ``aclose``). These tests pin the contract the engine and ``session.events`` users rely on:
 order, backpressure (the reader parks when full and ``reader_waiting`` says so), end of
@@ -19,7 +19,7 @@ import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from trio_realtime._inbox import Inbox
+from trio_realtime._engine._inbox import Inbox
 
 pytestmark = pytest.mark.parametrize("anyio_backend", ["trio", "asyncio"])
 

@@ -11,20 +11,18 @@ import contextlib
 import math
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import anyio
 import numpy as np
 import numpy.typing as npt
-import sniffio
 
 from . import audio
 from ._audio_input import AudioEncoder, EncodedFrame
-from ._engine import Engine, Heartbeat
+from ._engine import Engine, Frame, Heartbeat
 from ._errors import RealtimeError
 from ._interceptors import InterceptorChain
-from ._lanes import Frame
 
 __all__ = ["AUDIO_BUFFER_MS", "AUDIO_CHUNK_MS", "AudioSession"]
 
@@ -135,7 +133,7 @@ class AudioSession(Engine):
         return [self._frame(frame) for frame in encoded + encoder.flush()]
 
     def _piece_samples(self, sample_rate: float) -> int:
-        piece_ms = (self._audio.capacity_ms - self._audio_chunk_ms) / 2
+        piece_ms = (self._outbox.audio_capacity_ms - self._audio_chunk_ms) / 2
         return max(1, int(piece_ms * sample_rate / 1000))
 
     async def append_audio(self, samples: audio.PCMInput, *, sample_rate: float = 24000) -> None:
@@ -146,23 +144,32 @@ class AudioSession(Engine):
         (mixed down). Other rates are resampled (soxr, streaming: consecutive calls
         equal one call on the concatenation); sessions configured for ``audio/pcmu`` /
         ``audio/pcma`` get 8 kHz G.711. Waits while more than ``audio_buffer_ms`` is
-        queued. If cancelled while waiting, a prefix of the audio (whole pieces of half
-        the buffer) may have been queued; ``statistics()`` shows it.
+        queued, in turn with other producers (every one is woken when its audio fits, in
+        the order they came). A cancel point on every call; a schedule point when it
+        waits and on every 32nd call. If cancelled while waiting, a prefix of the audio
+        (whole pieces of half the buffer) may have been queued; ``statistics()`` shows it.
 
         Raises:
             TypeError: not bytes or a numpy array of int16/float32/float64.
             ValueError: an odd byte count, NaN/inf, a 3-D array, a sample rate <= 0.
         """
+        await self._pace()
         encoder = self._encoder_for_session()
         pcm = encoder.convert(samples, sample_rate)
         step = self._piece_samples(sample_rate)
+        outbox = self._outbox
         for start in range(0, len(pcm), step):
             piece = pcm[start : start + step]
-            self._check_open()
-            await self._audio.wait_room(len(piece) * 1000 / sample_rate + encoder.pending_ms)
-            self._check_open()
-            encoder = self._encoder_for_session()
-            self._queue_audio([self._frame(f) for f in encoder.encode(piece, sample_rate)])
+            ms = len(piece) * 1000 / sample_rate + encoder.pending_ms
+            await outbox.reserve_audio(ms)
+            try:
+                self._check_open()
+                encoder = self._encoder_for_session()
+                frames = [self._frame(f) for f in encoder.encode(piece, sample_rate)]
+            except BaseException:
+                outbox.release_audio(ms)
+                raise
+            outbox.queue_audio(frames, reserved_ms=ms)
         if encoder.pending_ms:
             self._feed_wake.set()  # the pump restarts its partial-frame timer
 
@@ -179,14 +186,17 @@ class AudioSession(Engine):
         pcm = encoder.convert(samples, sample_rate)
         self._check_open()
         ms = len(pcm) * 1000 / sample_rate
-        if ms + self._audio_chunk_ms > self._audio.capacity_ms:
+        capacity = self._outbox.audio_capacity_ms
+        if ms + self._audio_chunk_ms > capacity:
             raise ValueError(
-                f"{ms:.0f} ms of audio can never fit the {self._audio.capacity_ms:.0f} ms "
+                f"{ms:.0f} ms of audio can never fit the {capacity:.0f} ms "
                 "audio buffer at once: use append_audio(), which waits and splits it"
             )
-        if not self._audio.has_room(ms + self._encoder.pending_ms):
+        need = ms + encoder.pending_ms
+        if not self._outbox.reserve_audio_nowait(need):
             raise anyio.WouldBlock
-        self._queue_audio([self._frame(f) for f in encoder.encode(pcm, sample_rate)])
+        frames = [self._frame(f) for f in encoder.encode(pcm, sample_rate)]
+        self._outbox.queue_audio(frames, reserved_ms=need)
         if encoder.pending_ms:
             self._feed_wake.set()
 
@@ -208,14 +218,14 @@ class AudioSession(Engine):
             wake()
 
     def _discard_local_audio(self) -> None:
-        self._audio.drop_unbarriered_tail()
+        self._outbox.drop_unbarriered_audio()
         self._encoder.clear()
         self._feed.take_all()
 
     async def _audio_pump(self) -> None:
         """Move audio from the thread feed into the audio lane, with backpressure; send a
         partial frame once no audio came for ``audio_chunk_ms`` (so none is held back)."""
-        self._wake_from_thread = _thread_waker(self._wake_feed)
+        self._wake_from_thread = self._backend.thread_waker(self._wake_feed)
         with contextlib.suppress(anyio.ClosedResourceError, RealtimeError):
             await self._pump_audio()
 
@@ -229,16 +239,16 @@ class AudioSession(Engine):
                 # One chunk at a time, taken only once it fits: what waits stays in the
                 # feed (which drops the oldest), and a commit can flush it in order.
                 while (ms := self._feed.next_ms()) is not None:
-                    await self._audio.wait_room(ms + self._encoder.pending_ms)
-                    self._check_open()
+                    need = ms + self._encoder.pending_ms
+                    await self._outbox.reserve_audio(need)
                     chunk = self._feed.take_one()
-                    if chunk is not None:
-                        encoder = self._encoder_for_session()
-                        self._queue_audio([self._frame(f) for f in encoder.encode(*chunk)])
-            elif not self._closing:
+                    encoder = self._encoder_for_session()
+                    frames = [] if chunk is None else encoder.encode(*chunk)
+                    self._outbox.queue_audio(map(self._frame, frames), reserved_ms=need)
+            elif not self._outbox.closing:
                 partial = self._encoder.take_partial()
                 if partial is not None:
-                    self._queue_audio([self._frame(partial)])
+                    self._outbox.queue_audio([self._frame(partial)], reserved_ms=0.0)
 
     def _wake_feed(self) -> None:
         self._feed_wake.set()
@@ -246,28 +256,5 @@ class AudioSession(Engine):
     def _audio_dropped_ms(self) -> float:
         return self._feed.dropped_ms
 
-    def _background_tasks(self) -> list[Callable[[], Any]]:
+    def _background_tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
         return [*super()._background_tasks(), self._audio_pump]
-
-
-def _thread_waker(callback: Callable[[], None]) -> Callable[[], None]:
-    """A function any thread may call to run ``callback`` soon in this event loop."""
-    if sniffio.current_async_library() == "trio":
-        import trio
-
-        token = trio.lowlevel.current_trio_token()
-
-        def wake_trio() -> None:
-            with contextlib.suppress(trio.RunFinishedError):
-                token.run_sync_soon(callback)
-
-        return wake_trio
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-
-    def wake_asyncio() -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed
-            loop.call_soon_threadsafe(callback)
-
-    return wake_asyncio

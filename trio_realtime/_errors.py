@@ -47,11 +47,13 @@ class Unsent:
 class RealtimeError(Exception):
     """Base class of every error trio_realtime raises on purpose.
 
-    ``unsent`` holds what the session had queued but never wrote when it ended
-    (empty when nothing was lost).
+    ``unsent`` holds what the session had queued but never wrote when it ended, and
+    ``unread`` the events it had received that the application never took (both empty
+    when nothing was lost).
     """
 
     unsent: Unsent = Unsent()
+    unread: tuple[RealtimeEvent, ...] = ()
 
 
 class ProtocolError(RealtimeError):

@@ -51,6 +51,10 @@ __all__ = [
 
 _SECRET_HEADERS = frozenset({"authorization", "api-key", "openai-organization", "openai-project"})
 
+_ConnectHook = Callable[[ConnectRequest], ConnectRequest | Awaitable[ConnectRequest]]
+_EventHook = Callable[[RealtimeEvent], RealtimeEvent | Awaitable[RealtimeEvent | None] | None]
+_CloseHook = Callable[[int, str], Awaitable[None] | None]
+
 
 class Interceptor:
     """Base class of interceptors: every hook passes its input through unchanged.
@@ -94,22 +98,28 @@ class InterceptorChain:
     """The installed interceptors, with each hook list computed once."""
 
     def __init__(self, interceptors: Sequence[Interceptor] = ()) -> None:
-        self.interceptors = tuple(interceptors)
-        self.connect_hooks = [
+        self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
+        self.connect_hooks: list[_ConnectHook] = [
             i.on_connect for i in self.interceptors if _overrides(i, "on_connect")
         ]
-        self.send_hooks = [i.on_send for i in self.interceptors if _overrides(i, "on_send")]
-        self.receive_hooks = [
+        self.send_hooks: list[_EventHook] = [
+            i.on_send for i in self.interceptors if _overrides(i, "on_send")
+        ]
+        self.receive_hooks: list[_EventHook] = [
             i.on_receive for i in self.interceptors if _overrides(i, "on_receive")
         ]
-        self.close_hooks = [i.on_close for i in self.interceptors if _overrides(i, "on_close")]
+        self.close_hooks: list[_CloseHook] = [
+            i.on_close for i in self.interceptors if _overrides(i, "on_close")
+        ]
 
     async def connect(self, request: ConnectRequest) -> ConnectRequest:
+        """Pass the request through every ``on_connect`` hook, in order."""
         for hook in self.connect_hooks:
             request = await _call(hook, request)
         return request
 
     async def send(self, event: RealtimeEvent) -> RealtimeEvent | None:
+        """Pass a client event through every ``on_send`` hook; ``None`` if one dropped it."""
         for hook in self.send_hooks:
             result: RealtimeEvent | None = await _call(hook, event)
             if result is None:
@@ -118,6 +128,7 @@ class InterceptorChain:
         return event
 
     async def receive(self, event: RealtimeEvent) -> RealtimeEvent | None:
+        """Pass a server event through every ``on_receive`` hook; ``None`` if one hid it."""
         for hook in self.receive_hooks:
             result: RealtimeEvent | None = await _call(hook, event)
             if result is None:
@@ -126,6 +137,7 @@ class InterceptorChain:
         return event
 
     async def close(self, code: int, reason: str) -> None:
+        """Call every ``on_close`` hook with the close code and reason."""
         for hook in self.close_hooks:
             await _call(hook, code, reason)
 
@@ -158,9 +170,10 @@ class LoggingInterceptor(Interceptor):
     """Logs every frame at DEBUG on ``trio_realtime.wire``: audio as its size, keys redacted."""
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
-        self.logger = logger or logging.getLogger("trio_realtime.wire")
+        self.logger: logging.Logger = logger or logging.getLogger("trio_realtime.wire")
 
     def on_connect(self, request: ConnectRequest) -> ConnectRequest:
+        """Log the URL and headers, with the secret ones redacted."""
         if self.logger.isEnabledFor(logging.DEBUG):
             headers = {
                 name: ("***" if name.lower() in _SECRET_HEADERS else value)
@@ -170,16 +183,19 @@ class LoggingInterceptor(Interceptor):
         return request
 
     def on_send(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Log the client event, audio as its size."""
         if self.logger.isEnabledFor(logging.DEBUG):
             self.logger.debug("send %s", json.dumps(summarise(event.to_dict())))
         return event
 
     def on_receive(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Log the server event, audio as its size."""
         if self.logger.isEnabledFor(logging.DEBUG):
             self.logger.debug("recv %s", json.dumps(summarise(event.to_dict())))
         return event
 
     def on_close(self, code: int, reason: str) -> None:
+        """Log the close code and reason."""
         self.logger.debug("closed %d %s", code, reason)
 
 
@@ -197,14 +213,15 @@ class RecordingInterceptor(Interceptor):
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self.sessions = 0
+        self.path: str = str(path)
+        self.sessions: int = 0
         self._writer: RecordingWriter | None = None
         self._file: IO[str] | None = None
         self._start = 0.0
         self._session_id: str | None = None
 
     def on_connect(self, request: ConnectRequest) -> ConnectRequest:
+        """Open the recording file of this session and write its header."""
         self.sessions += 1
         path = self.path.format(n=self.sessions) if "{n}" in self.path else self.path
         self._file = open(path, "a" if path == self.path and self.sessions > 1 else "w")  # noqa: SIM115
@@ -231,16 +248,19 @@ class RecordingInterceptor(Interceptor):
             )
 
     def on_send(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Record the client event."""
         self._record("send", event)
         return event
 
     def on_receive(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Record the server event (``session.created`` gives the session id)."""
         if isinstance(event, SessionCreatedEvent):
             self._session_id = event.session.id
         self._record("recv", event)
         return event
 
     def on_close(self, code: int, reason: str) -> None:
+        """Close the recording file."""
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -326,6 +346,7 @@ class MetricsInterceptor(Interceptor):
             self._turn.end = self._clock()
 
     def on_send(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Note the end of the user's turn (a commit or ``response.create``)."""
         if isinstance(event, InputAudioBufferCommitEvent | ResponseCreateEvent):
             self._turn_ended()
         elif isinstance(event, ConversationItemCreateEvent) and isinstance(
@@ -335,6 +356,7 @@ class MetricsInterceptor(Interceptor):
         return event
 
     def on_receive(self, event: RealtimeEvent) -> RealtimeEvent:
+        """Time the response: created, first audio, first text, done."""
         now = self._clock()
         if isinstance(event, InputAudioBufferSpeechStoppedEvent):
             self._turn_ended()

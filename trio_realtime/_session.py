@@ -19,7 +19,7 @@ from ._engine import (
     EVENT_BUFFER,
     MAX_MESSAGE_SIZE,
     Heartbeat,
-    _Reply,
+    ReplyTable,
     open_engine,
 )
 from ._interceptors import Interceptor, InterceptorChain
@@ -127,8 +127,8 @@ class RealtimeSession(AudioSession):
         """The input and output audio formats of ``config`` (read once per config)."""
         self.active_response_id: str | None = None
         """The response in progress in the default conversation, if any."""
-        self._response_done: dict[str, _Reply[ResponseDoneEvent]] = {}
-        self._retrievals: dict[str, _Reply[ConversationItemRetrievedEvent]] = {}
+        self._response_done = self._replies.table(ReplyTable[ResponseDoneEvent]())
+        self._retrievals = self._replies.table(ReplyTable[ConversationItemRetrievedEvent]())
         self._watchers: tuple[_Watcher, ...] = ()
 
     _default_session_type = "realtime"
@@ -157,16 +157,11 @@ class RealtimeSession(AudioSession):
                 self.active_response_id = response.id
         elif isinstance(event, ResponseDoneEvent):
             response_id = event.response.id
-            if response_id is not None:
-                if response_id == self.active_response_id:
-                    self.active_response_id = None
-                waiter = self._response_done.pop(response_id, None)
-                if waiter is not None:
-                    waiter.resolve(event)
+            if response_id is not None and response_id == self.active_response_id:
+                self.active_response_id = None
+            self._response_done.resolve(response_id, event)
         elif isinstance(event, ConversationItemRetrievedEvent):
-            waiter_r = self._retrievals.pop(event.item.id or "", None)
-            if waiter_r is not None:
-                waiter_r.resolve(event)
+            self._retrievals.resolve(event.item.id, event)
         for kinds, callback in self._watchers:
             if type(event) in kinds:
                 callback(event)
@@ -305,17 +300,16 @@ class RealtimeSession(AudioSession):
         response_id = self.active_response_id
         if response_id is None:
             return
-        reply = self._response_done.get(response_id)
-        if reply is None:
-            reply = self._response_done[response_id] = _Reply()
+        reply = self._response_done.expect(response_id)
         event_id = self._new_event_id()
-        self._expect_error(event_id, reply)
+        self._replies.expect_error(event_id, reply)
         try:
             await self.send(ResponseCancelEvent(event_id=event_id, response_id=response_id))
-            await reply.done.wait()  # done, or response_cancel_not_active: it ended anyway
+            await reply.settled()  # done, or response_cancel_not_active: it ended anyway
         finally:
-            self._error_waiters.pop(event_id, None)
-            self._response_done.pop(response_id, None)
+            self._replies.forget_error(event_id)
+            self._response_done.forget(response_id, reply)
+        self._life.check_open()
 
     async def create_item(
         self,
@@ -336,15 +330,14 @@ class RealtimeSession(AudioSession):
             ServerError: no such item.
         """
         event_id = self._new_event_id()
-        reply: _Reply[ConversationItemRetrievedEvent] = _Reply()
-        self._retrievals[item_id] = reply
-        self._expect_error(event_id, reply)
+        reply = self._retrievals.expect(item_id)
+        self._replies.expect_error(event_id, reply)
         try:
             await self.send(ConversationItemRetrieveEvent(event_id=event_id, item_id=item_id))
             return (await reply.wait()).item
         finally:
-            self._error_waiters.pop(event_id, None)
-            self._retrievals.pop(item_id, None)
+            self._replies.forget_error(event_id)
+            self._retrievals.forget(item_id, reply)
 
     async def delete_item(self, item_id: str) -> None:
         """Remove an item from the conversation."""

@@ -25,6 +25,7 @@ __all__ = ["realtime_emulator"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``realtime_emulator`` marker (a pytest hook)."""
     config.addinivalue_line(
         "markers",
         "realtime_emulator(**options): options for the realtime_emulator fixture "

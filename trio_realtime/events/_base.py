@@ -20,7 +20,9 @@ class WireModel(BaseModel):
     when they were not passed; a parsed one never gains a key its input lacked.
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
+    # Declared, not just assigned: pyright reads an unannotated override of a base class
+    # attribute as ambiguous and reports every wire model as partially unknown.
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     _tag_defaults: ClassVar[dict[str, str]] = {}
 
@@ -89,7 +91,9 @@ class UnknownRealtimeEvent(RealtimeEvent):
     ``to_dict()`` gives back the raw object unchanged.
     """
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        extra="forbid", arbitrary_types_allowed=True, frozen=True
+    )
 
     type: str = ""
     """The ``type`` of the raw object when it is a string, else ``""``."""

@@ -338,6 +338,8 @@ class ResponseOutputItemDoneEvent(ServerEventBase):
 
 
 class _ContentEvent(ServerEventBase):
+    """A server event about one content part of a response's output item."""
+
     response_id: str
     item_id: str
     output_index: int

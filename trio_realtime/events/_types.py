@@ -309,6 +309,8 @@ class ContentPart(WireModel):
 
 
 class _Item(WireModel):
+    """The fields every conversation item has: its id, ``object`` and ``status``."""
+
     id: str | None = None
     object: str | None = None
     status: ItemStatus | None = None

@@ -56,7 +56,7 @@ class EmulatorConnection:
         """Every client event, parsed, in order; unknown ones as ``UnknownRealtimeEvent``."""
         self.sent: list[dict[str, Any]] = []
         """Every event the emulator sent, as JSON objects, in order."""
-        self.closed = trio.Event()
+        self.closed: trio.Event = trio.Event()
         """Set once the connection is fully gone (handler finished, TCP closed)."""
         self.input_audio_bytes = 0
         """Bytes of input audio appended (in the session's input format)."""

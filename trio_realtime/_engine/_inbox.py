@@ -1,44 +1,28 @@
-"""The received events between the engine's reader and the session's consumers.
+"""The inbox: received events between the engine's reader and the session's consumers.
 
-A bounded FIFO with the semantics of an AnyIO memory object stream, made for the one
-hand-off every received event goes through: a ``deque``, one event object the consumers
-park on (created only when one parks), and one the reader parks on when the inbox is
-full. The events are the loop's own, Trio's or asyncio's (AnyIO's wrapper costs a few µs
-an event).
+A bounded FIFO with the semantics of a Trio memory channel, made for the one hand-off every
+received event goes through: a ``deque``, one event the consumers park on (made only when
+one parks), and one the reader parks on when the inbox is full.
+
+Invariant (tested in ``tests/test_inbox.py``): **nothing received is lost at the end.** The
+end of input (a close of any code, a drop, a heartbeat timeout, a failure) is an item after
+everything received before it, as when a memory channel closes: consumers take every event
+that arrived before it, in order, and only then see the end. Only :meth:`Inbox.close` (the
+session is over) takes the events nobody read, and hands them back to be reported.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
 
 import anyio
-import sniffio
 from anyio.abc import ObjectReceiveStream
 
-from .events import RealtimeEvent
+from ..events import RealtimeEvent
+from ._backend import LoopEvent, current_backend
 
 __all__ = ["Inbox"]
-
-
-class _Event(Protocol):
-    def set(self) -> None: ...
-
-    def is_set(self) -> bool: ...
-
-    async def wait(self) -> object: ...
-
-
-def _event_factory() -> Callable[[], _Event]:
-    """The running loop's own event class (cancellation reaches a waiter either way)."""
-    if sniffio.current_async_library() == "trio":
-        import trio
-
-        return trio.Event
-    import asyncio
-
-    return asyncio.Event
 
 
 class Inbox(ObjectReceiveStream[RealtimeEvent]):
@@ -50,19 +34,25 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
     event goes to one of them.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, new_event: Callable[[], LoopEvent] | None = None) -> None:
         self.size = size
         self.buffer: deque[RealtimeEvent] = deque()
-        self.peak = 0
+        self.peak: int = 0
         """The most events seen waiting at once (sampled by the reader; exact when full)."""
-        self._new_event = _event_factory()
-        self._arrived: _Event | None = None
+        self._new_event = new_event or current_backend().new_event
+        self._arrived: LoopEvent | None = None
         """Set when an event arrives or the stream ends; exists while a consumer waits."""
-        self._room: _Event | None = None
+        self._room: LoopEvent | None = None
         """Set when a consumer takes an event; exists while the reader waits for room."""
         self._ended = False
         self._closed = False
         self._putting = False
+        self.consumed = False
+        """A consumer has asked for an event (``async for`` started)."""
+        self.end_seen = False
+        """A consumer took everything and saw the end."""
+        self._took: LoopEvent | None = None
+        """Set when a consumer takes an event or sees the end; exists while someone waits."""
 
     # -- the reader's side ------------------------------------------------------------
 
@@ -100,10 +90,30 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         """The reader waits for room (a consumer that stopped reading, not a dead peer)."""
         return self._putting
 
+    @property
+    def ended(self) -> bool:
+        """The end is in the inbox (behind any events still waiting)."""
+        return self._ended
+
     def end(self) -> None:
-        """No more events will arrive: consumers see EndOfStream once the buffer is empty."""
+        """No more events will arrive: the end goes in after every event already in.
+
+        Consumers see EndOfStream once they took those events.
+        """
         self._ended = True
         self._wake_consumers()
+
+    async def wait_take(self) -> None:
+        """Wait until a consumer takes an event or sees the end (used after the end)."""
+        if self._took is None:
+            self._took = self._new_event()
+        await self._took.wait()
+
+    def _taken(self) -> None:
+        took = self._took
+        if took is not None:
+            self._took = None
+            took.set()
 
     # -- the consumers' side ----------------------------------------------------------
 
@@ -115,11 +125,13 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
             anyio.EndOfStream: the stream ended and every event was taken.
             anyio.ClosedResourceError: :meth:`aclose` was called.
         """
+        self.consumed = True
         if self.buffer:
             return self._take()
         if self._closed:
             raise anyio.ClosedResourceError
         if self._ended:
+            self._saw_end()
             raise anyio.EndOfStream
         raise anyio.WouldBlock
 
@@ -129,7 +141,13 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         if room is not None:
             self._room = None
             room.set()
+        if self._took is not None:
+            self._taken()
         return event
+
+    def _saw_end(self) -> None:
+        self.end_seen = True
+        self._taken()
 
     async def get(self) -> RealtimeEvent:
         """The next event, waiting for it; not itself a checkpoint when one is waiting.
@@ -137,10 +155,12 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         Raises EndOfStream or ClosedResourceError as :meth:`receive_nowait`.
         """
         buffer = self.buffer
+        self.consumed = True
         while not buffer:
             if self._closed:
                 raise anyio.ClosedResourceError
             if self._ended:
+                self._saw_end()
                 raise anyio.EndOfStream
             if self._arrived is None:
                 self._arrived = self._new_event()
@@ -148,20 +168,28 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         return self._take()
 
     async def receive(self) -> RealtimeEvent:
+        """The next event, waiting for it; always a checkpoint. Raises as :meth:`get`."""
         await anyio.lowlevel.checkpoint_if_cancelled()
         return await self.get()
 
-    def close(self) -> None:
-        """Stop receiving: later events are dropped, receivers get ClosedResourceError."""
+    def close(self) -> list[RealtimeEvent]:
+        """Stop receiving: later events are dropped, receivers get ClosedResourceError.
+
+        Returns the events nobody took, in order (the session reports them as unread).
+        """
         self._closed = True
+        unread = list(self.buffer)
         self.buffer.clear()
         self._wake_consumers()
+        self._taken()
         room = self._room
         if room is not None:
             self._room = None
             room.set()
+        return unread
 
     async def aclose(self) -> None:
+        """Close the inbox (see :meth:`close`), then checkpoint."""
         self.close()
         await anyio.lowlevel.checkpoint()
 
