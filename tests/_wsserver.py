@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import anyio
@@ -42,10 +42,8 @@ class Peer:
     async def _flush(self) -> None:
         data = b"".join(self.protocol.data_to_send())
         if data and not self.dropped:
-            try:
+            with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                 await self.stream.send(data)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                pass
 
     async def handshake(self) -> Request:
         while self.request is None:

@@ -40,8 +40,8 @@ def test_repr_never_shows_the_key() -> None:
     client = rt.RealtimeClient(api_key="sk-very-secret", base_url="ws://x/v1")
     assert "sk-very-secret" not in repr(client)
     assert "sk-very-secret" not in repr(client.with_options(connect_timeout=3))
-    assert client.with_options(connect_timeout=3).connect_timeout == 3
-    assert client.connect_timeout != 3  # immutable: the original is unchanged
+    assert client.with_options(connect_timeout=3).options["connect_timeout"] == 3
+    assert client.options["connect_timeout"] != 3  # immutable: the original is unchanged
 
 
 async def test_many_sessions_from_one_client_with_per_session_overrides(

@@ -11,7 +11,13 @@ from __future__ import annotations
 from . import events as events
 from ._client import ClientSecret as ClientSecret, RealtimeClient as RealtimeClient
 from ._endpoint import AzureEndpoint as AzureEndpoint
-from ._engine import Heartbeat as Heartbeat, SessionStatistics as SessionStatistics
+from ._engine import (
+    ConversationOptions as ConversationOptions,
+    Heartbeat as Heartbeat,
+    SessionOptions as SessionOptions,
+    SessionStatistics as SessionStatistics,
+    TranslationOptions as TranslationOptions,
+)
 from ._errors import (
     AuthenticationError as AuthenticationError,
     ConnectError as ConnectError,
@@ -26,6 +32,7 @@ from ._errors import (
 )
 from ._interceptors import (
     Interceptor as Interceptor,
+    InterceptorLike as InterceptorLike,
     LoggingInterceptor as LoggingInterceptor,
     MetricsInterceptor as MetricsInterceptor,
     MetricsSummary as MetricsSummary,
@@ -89,9 +96,11 @@ __all__ = [
     "ConnectRequest",
     "ConnectTimeout",
     "FastTransport",
+    "ConversationOptions",
     "Heartbeat",
     "HeartbeatTimeout",
     "Interceptor",
+    "InterceptorLike",
     "InterceptorError",
     "LoggingInterceptor",
     "MetricsInterceptor",
@@ -107,6 +116,7 @@ __all__ = [
     "RecordingInterceptor",
     "ServerError",
     "SessionClosed",
+    "SessionOptions",
     "SessionStatistics",
     "ToolArgumentsError",
     "ToolCall",
@@ -119,6 +129,7 @@ __all__ = [
     "ToolSpec",
     "ToolStarted",
     "Tools",
+    "TranslationOptions",
     "TranscriptionSession",
     "TranslationResult",
     "TranslationSegment",

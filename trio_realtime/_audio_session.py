@@ -20,16 +20,11 @@ import numpy.typing as npt
 
 from . import audio
 from ._audio_input import AudioEncoder, EncodedFrame
-from ._engine import Engine, Frame, Heartbeat
+from ._engine import AUDIO_BUFFER_MS, AUDIO_CHUNK_MS, Engine, Frame, SessionOptions
 from ._errors import RealtimeError
-from ._interceptors import InterceptorChain
 
 __all__ = ["AUDIO_BUFFER_MS", "AUDIO_CHUNK_MS", "AudioSession"]
 
-AUDIO_BUFFER_MS = 5000
-"""Milliseconds of audio queued locally before ``append_audio`` waits."""
-AUDIO_CHUNK_MS = 100
-"""Milliseconds of audio per append event sent to the service."""
 THREAD_FEED_MS = 2000
 """Milliseconds of audio the thread-safe feed holds before it drops the oldest."""
 
@@ -80,26 +75,11 @@ class AudioSession(Engine):
     _append_type = "input_audio_buffer.append"
 
     def __init__(
-        self,
-        *,
-        parse: Callable[[str | bytes], Any],
-        heartbeat: Heartbeat | None,
-        close_timeout: float,
-        event_buffer: int,
-        audio_buffer_ms: float,
-        audio_chunk_ms: int,
-        interceptors: InterceptorChain | None = None,
+        self, *, parse: Callable[[str | bytes], Any], options: SessionOptions, audio_chunk_ms: int
     ) -> None:
-        if audio_buffer_ms < audio_chunk_ms:
+        if options["audio_buffer_ms"] < audio_chunk_ms:
             raise ValueError("audio_buffer_ms must hold at least one audio_chunk_ms frame")
-        super().__init__(
-            parse=parse,
-            heartbeat=heartbeat,
-            close_timeout=close_timeout,
-            event_buffer=event_buffer,
-            audio_buffer_ms=audio_buffer_ms,
-            interceptors=interceptors,
-        )
+        super().__init__(parse=parse, options=options)
         self._audio_chunk_ms = audio_chunk_ms
         self._encoder = AudioEncoder(chunk_ms=audio_chunk_ms)
         self._feed = _ThreadFeed(THREAD_FEED_MS)

@@ -6,17 +6,15 @@ call into the same ``open_*_session`` functions (one implementation, two doors).
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from ._endpoint import AzureEndpoint, TokenProvider, _call, _ws_scheme, default_base_url
-from ._engine import CLOSE_TIMEOUT, CONNECT_TIMEOUT, Heartbeat
+from ._engine import ConversationOptions, SessionOptions, TranslationOptions, resolve
 from ._errors import AuthenticationError, ConnectError, RealtimeError, ServerError
-from ._interceptors import Interceptor
 from ._session import (
     RealtimeSession,
     SessionInput,
@@ -30,7 +28,6 @@ from ._translation import (
     TranslationInput,
     open_translation_session,
 )
-from ._transport import TransportFactory
 from .events import (
     SessionConfig,
     SessionObject,
@@ -54,6 +51,13 @@ class ClientSecret:
         return f"ClientSecret(value='ek_***', expires_at={self.expires_at})"
 
 
+class _Unset:
+    """The marker of an argument not given (``None`` is a value there)."""
+
+
+_UNSET = _Unset()
+
+
 def _http_base(ws_base: str) -> str:
     if ws_base.startswith("wss://"):
         return "https://" + ws_base[len("wss://") :]
@@ -62,61 +66,116 @@ def _http_base(ws_base: str) -> str:
     return ws_base
 
 
-@dataclass(frozen=True)
 class RealtimeClient:
     """A configured client from which sessions are opened.
 
-    Defaults come from the environment when a session connects, as for
+    Takes every session option (:class:`~trio_realtime.SessionOptions`; ``base_url`` is
+    its ``url``) plus the organization and project headers. Defaults come from the
+    environment when a session connects, as for
     :func:`~trio_realtime.open_realtime_session` (``OPENAI_API_KEY``,
     ``OPENAI_BASE_URL`` / ``OPENAI_WEBSOCKET_BASE_URL``, ``OPENAI_ORG_ID``,
     ``OPENAI_PROJECT_ID``). ``api_key`` may be a callable (sync or async) returning the
     key or a bearer token: it is called on every connect, so rotating tokens work.
-    The repr never shows the key.
+    Immutable; the repr never shows the key.
+
+    Raises:
+        TypeError: an unknown option (or ``url=``: the client's is ``base_url=``).
     """
 
-    api_key: str | TokenProvider | None = field(default=None, repr=False)
-    base_url: str | None = None
-    azure: AzureEndpoint | None = None
-    organization: str | None = None
-    project: str | None = None
-    headers: Mapping[str, str] | None = None
-    transport: str | TransportFactory | None = None
-    heartbeat: Heartbeat | None = Heartbeat()  # noqa: RUF009 - frozen
-    connect_timeout: float = CONNECT_TIMEOUT
-    close_timeout: float = CLOSE_TIMEOUT
-    interceptors: Sequence[Interceptor] = ()
+    __slots__ = ("_base_url", "_given", "_organization", "_project")
 
-    def with_options(self, **changes: Any) -> RealtimeClient:
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        **options: Unpack[SessionOptions],
+    ) -> None:
+        if "url" in options:
+            raise TypeError("RealtimeClient takes base_url=, not url=")
+        resolve(SessionOptions, options)
+        self._base_url = base_url
+        self._organization = organization
+        self._project = project
+        self._given: dict[str, Any] = dict(options)
+
+    @property
+    def base_url(self) -> str | None:
+        """The base URL sessions and REST calls use (None: from the environment)."""
+        return self._base_url
+
+    @property
+    def organization(self) -> str | None:
+        """Sent as ``OpenAI-Organization``."""
+        return self._organization
+
+    @property
+    def project(self) -> str | None:
+        """Sent as ``OpenAI-Project``."""
+        return self._project
+
+    @property
+    def options(self) -> SessionOptions:
+        """Every session option as a session of this client gets it (defaults filled in)."""
+        options = resolve(SessionOptions, {**self._given, "url": self._base_url})
+        options["headers"] = self._headers()
+        options["interceptors"] = tuple(options["interceptors"])
+        return options
+
+    @property
+    def api_key(self) -> str | TokenProvider | None:
+        """The key or key provider (None: ``OPENAI_API_KEY``)."""
+        return self.options["api_key"]
+
+    @property
+    def azure(self) -> AzureEndpoint | None:
+        """The Azure deployment, if any."""
+        return self.options["azure"]
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self._given.items() if k != "api_key"}
+        fields = [f"base_url={self._base_url!r}", *(f"{k}={v!r}" for k, v in shown.items())]
+        return f"RealtimeClient({', '.join(fields)})"
+
+    def with_options(
+        self,
+        *,
+        base_url: str | _Unset | None = _UNSET,
+        organization: str | _Unset | None = _UNSET,
+        project: str | _Unset | None = _UNSET,
+        **changes: Unpack[SessionOptions],
+    ) -> RealtimeClient:
         """A copy with some options changed (e.g. ``client.with_options(connect_timeout=5)``)."""
-        return dataclasses.replace(self, **changes)
+        return RealtimeClient(
+            base_url=self._base_url if isinstance(base_url, _Unset) else base_url,
+            organization=self._organization if isinstance(organization, _Unset) else organization,
+            project=self._project if isinstance(project, _Unset) else project,
+            **{**self._given, **changes},
+        )
 
     def _headers(self) -> dict[str, str]:
-        headers = dict(self.headers or {})
-        if self.organization:
-            headers["OpenAI-Organization"] = self.organization
-        if self.project:
-            headers["OpenAI-Project"] = self.project
+        headers = dict(self._given.get("headers") or {})
+        if self._organization:
+            headers["OpenAI-Organization"] = self._organization
+        if self._project:
+            headers["OpenAI-Project"] = self._project
         return headers
 
     def _options(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        options: dict[str, Any] = {
-            "api_key": self.api_key,
-            "url": self.base_url,
-            "azure": self.azure,
-            "headers": self._headers(),
-            "transport": self.transport,
-            "heartbeat": self.heartbeat,
-            "connect_timeout": self.connect_timeout,
-            "close_timeout": self.close_timeout,
-            "interceptors": tuple(self.interceptors),
-        }
+        """The options of one session: the client's, then ``overrides`` (interceptors added)."""
+        options: dict[str, Any] = dict(self.options)
         changes = dict(overrides)
         options["interceptors"] += tuple(changes.pop("interceptors", ()))
         options.update(changes)
         return options
 
     def connect(
-        self, model: str | None = None, *, session: SessionInput | None = None, **overrides: Any
+        self,
+        model: str | None = None,
+        *,
+        session: SessionInput | None = None,
+        **overrides: Unpack[ConversationOptions],
     ) -> AbstractAsyncContextManager[RealtimeSession]:
         """Open a conversation session: exactly :func:`~trio_realtime.open_realtime_session`.
 
@@ -130,13 +189,13 @@ class RealtimeClient:
         model: str = DEFAULT_TRANSLATION_MODEL,
         *,
         session: TranslationInput | None = None,
-        **overrides: Any,
+        **overrides: Unpack[TranslationOptions],
     ) -> AbstractAsyncContextManager[RealtimeTranslationSession]:
         """Open a translation session: exactly :func:`~trio_realtime.open_translation_session`."""
         return open_translation_session(model, session=session, **self._options(overrides))
 
     def connect_transcription(
-        self, *, session: SessionInput | None = None, **overrides: Any
+        self, *, session: SessionInput | None = None, **overrides: Unpack[ConversationOptions]
     ) -> AbstractAsyncContextManager[TranscriptionSession]:
         """Open a transcription session: :func:`~trio_realtime.open_transcription_session`."""
         return open_transcription_session(session=session, **self._options(overrides))
@@ -211,7 +270,7 @@ class RealtimeClient:
         url = f"{base}/{path}"
         headers = await self._authorization()
         try:
-            async with httpx.AsyncClient(timeout=self.connect_timeout) as http:
+            async with httpx.AsyncClient(timeout=self.options["connect_timeout"]) as http:
                 response = await http.post(url, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise ConnectError(f"could not reach {base}: {exc}") from exc

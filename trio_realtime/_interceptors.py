@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
-from typing import IO, Any
+from typing import IO, Any, Protocol, TypeAlias
 
 from ._recording import RecordingWriter, redact_url
 from ._transport import ConnectRequest
@@ -40,8 +40,14 @@ from .events import (
 )
 
 __all__ = [
+    "HOOKS",
+    "HasOnClose",
+    "HasOnConnect",
+    "HasOnReceive",
+    "HasOnSend",
     "Interceptor",
     "InterceptorChain",
+    "InterceptorLike",
     "LoggingInterceptor",
     "MetricsInterceptor",
     "MetricsSummary",
@@ -90,27 +96,75 @@ async def _call(hook: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
-def _overrides(interceptor: Interceptor, name: str) -> bool:
-    return getattr(type(interceptor), name) is not getattr(Interceptor, name)
+class HasOnConnect(Protocol):
+    """Any object with an ``on_connect`` hook is an interceptor."""
+
+    def on_connect(self, request: ConnectRequest, /) -> Any:
+        """As :meth:`Interceptor.on_connect`."""
+
+
+class HasOnSend(Protocol):
+    """Any object with an ``on_send`` hook is an interceptor."""
+
+    def on_send(self, event: RealtimeEvent, /) -> Any:
+        """As :meth:`Interceptor.on_send`."""
+
+
+class HasOnReceive(Protocol):
+    """Any object with an ``on_receive`` hook is an interceptor."""
+
+    def on_receive(self, event: RealtimeEvent, /) -> Any:
+        """As :meth:`Interceptor.on_receive`."""
+
+
+class HasOnClose(Protocol):
+    """Any object with an ``on_close`` hook is an interceptor."""
+
+    def on_close(self, code: int, reason: str, /) -> Any:
+        """As :meth:`Interceptor.on_close`."""
+
+
+InterceptorLike: TypeAlias = Interceptor | HasOnConnect | HasOnSend | HasOnReceive | HasOnClose
+"""What ``interceptors=`` takes: an :class:`Interceptor`, or any object with some of its hooks."""
+
+HOOKS = ("on_connect", "on_send", "on_receive", "on_close")
+"""The hooks an interceptor may have (any subset; each sync or async)."""
+
+
+def _hook(interceptor: object, name: str) -> Callable[..., Any] | None:
+    """The interceptor's hook ``name``, or None where it has none (or the base's pass-through)."""
+    if getattr(type(interceptor), name, None) is getattr(Interceptor, name):
+        return None
+    hook = getattr(interceptor, name, None)
+    if hook is not None and not callable(hook):
+        raise TypeError(f"{name} of {interceptor!r} is not callable")
+    return hook
 
 
 class InterceptorChain:
-    """The installed interceptors, with each hook list computed once."""
+    """The installed interceptors, with each hook list computed once.
 
-    def __init__(self, interceptors: Sequence[Interceptor] = ()) -> None:
-        self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
-        self.connect_hooks: list[_ConnectHook] = [
-            i.on_connect for i in self.interceptors if _overrides(i, "on_connect")
-        ]
-        self.send_hooks: list[_EventHook] = [
-            i.on_send for i in self.interceptors if _overrides(i, "on_send")
-        ]
-        self.receive_hooks: list[_EventHook] = [
-            i.on_receive for i in self.interceptors if _overrides(i, "on_receive")
-        ]
-        self.close_hooks: list[_CloseHook] = [
-            i.on_close for i in self.interceptors if _overrides(i, "on_close")
-        ]
+    Raises:
+        TypeError: an object that is not an :class:`Interceptor` and has none of the hooks.
+    """
+
+    def __init__(self, interceptors: Sequence[InterceptorLike] = ()) -> None:
+        self.interceptors: tuple[InterceptorLike, ...] = tuple(interceptors)
+        hooks: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOKS}
+        for interceptor in self.interceptors:
+            found = {name: _hook(interceptor, name) for name in HOOKS}
+            if not isinstance(interceptor, Interceptor) and not any(found.values()):
+                raise TypeError(
+                    f"{interceptor!r} is not an interceptor: it has none of the hooks "
+                    f"{', '.join(HOOKS)} (subclass trio_realtime.Interceptor, or define some)"
+                )
+            for name, hook in found.items():
+                if hook is not None:
+                    hooks[name].append(hook)
+        self.connect_hooks: list[_ConnectHook] = hooks["on_connect"]
+        self.send_hooks: list[_EventHook] = hooks["on_send"]
+        self.receive_hooks: list[_EventHook] = hooks["on_receive"]
+        self.close_hooks: list[_CloseHook] = hooks["on_close"]
 
     async def connect(self, request: ConnectRequest) -> ConnectRequest:
         """Pass the request through every ``on_connect`` hook, in order."""

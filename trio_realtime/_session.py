@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import numpy.typing as npt
 
 from ._audio_input import input_format_of
-from ._audio_session import AUDIO_BUFFER_MS, AUDIO_CHUNK_MS, AudioSession
-from ._endpoint import AzureEndpoint, TokenProvider
-from ._engine import (
-    CLOSE_TIMEOUT,
-    CONNECT_TIMEOUT,
-    EVENT_BUFFER,
-    MAX_MESSAGE_SIZE,
-    Heartbeat,
-    ReplyTable,
-    open_engine,
-)
-from ._interceptors import Interceptor, InterceptorChain
-from ._transport import TransportFactory
+from ._audio_session import AudioSession
+from ._engine import ConversationOptions, ReplyTable, open_engine, resolve
 from .audio import PlaybackTracker
 from .events import (
     ClientEventBase,
@@ -102,24 +91,9 @@ class RealtimeSession(AudioSession):
     ``event_buffer``) while they wait.
     """
 
-    def __init__(
-        self,
-        *,
-        heartbeat: Heartbeat | None,
-        close_timeout: float,
-        event_buffer: int,
-        audio_buffer_ms: int,
-        audio_chunk_ms: int,
-        interceptors: InterceptorChain | None = None,
-    ) -> None:
+    def __init__(self, options: ConversationOptions) -> None:
         super().__init__(
-            parse=parse_server_event,
-            heartbeat=heartbeat,
-            close_timeout=close_timeout,
-            event_buffer=event_buffer,
-            audio_buffer_ms=audio_buffer_ms,
-            audio_chunk_ms=audio_chunk_ms,
-            interceptors=interceptors,
+            parse=parse_server_event, options=options, audio_chunk_ms=options["audio_chunk_ms"]
         )
         self.config: SessionObject | None = None
         """The effective configuration, from the latest ``session.created`` / ``updated``."""
@@ -440,19 +414,7 @@ async def open_realtime_session(
     model: str | None = None,
     *,
     session: SessionInput | None = None,
-    api_key: str | TokenProvider | None = None,
-    url: str | None = None,
-    azure: AzureEndpoint | None = None,
-    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-    heartbeat: Heartbeat | None = Heartbeat(),  # noqa: B008 - frozen
-    connect_timeout: float = CONNECT_TIMEOUT,
-    close_timeout: float = CLOSE_TIMEOUT,
-    event_buffer: int = EVENT_BUFFER,
-    max_message_size: int = MAX_MESSAGE_SIZE,
-    audio_buffer_ms: int = AUDIO_BUFFER_MS,
-    audio_chunk_ms: int = AUDIO_CHUNK_MS,
-    transport: str | TransportFactory | None = None,
-    interceptors: Sequence[Interceptor] = (),
+    **options: Unpack[ConversationOptions],
 ) -> AsyncIterator[RealtimeSession]:
     """Open a Realtime conversation session: ``async with open_realtime_session(...) as s:``.
 
@@ -462,45 +424,35 @@ async def open_realtime_session(
     heartbeat tasks; leaving it closes the connection (close 1000 within
     ``close_timeout``), also on error or cancellation.
 
-    ``api_key`` defaults to ``OPENAI_API_KEY`` (an ephemeral ``ek_`` secret works, and so
-    does a callable returning one); ``url`` to ``OPENAI_WEBSOCKET_BASE_URL`` /
-    ``OPENAI_BASE_URL`` / ``wss://api.openai.com/v1`` (a base URL gets ``/realtime``
-    appended; the local emulator's ``emulator.url`` works as is). ``heartbeat=None``
-    turns pings off. Audio waits locally up to ``audio_buffer_ms`` and goes out in
-    frames of ``audio_chunk_ms``.
+    ``options`` are the :class:`~trio_realtime.ConversationOptions` (each with its type,
+    default and meaning there): ``api_key`` defaults to ``OPENAI_API_KEY`` (an ephemeral
+    ``ek_`` secret works, and so does a callable returning one); ``url`` to
+    ``OPENAI_WEBSOCKET_BASE_URL`` / ``OPENAI_BASE_URL`` / ``wss://api.openai.com/v1``;
+    ``heartbeat=None`` turns pings off; audio waits locally up to ``audio_buffer_ms`` and
+    goes out in frames of ``audio_chunk_ms``.
 
     The block raises exactly one exception, never a group: its own exception
-    unchanged, a cancellation from outside unchanged, or one of the errors below. A
-    failure carries what was queued but not written in ``.unsent``.
+    unchanged, a cancellation from outside unchanged, or one of the errors below. Every
+    event received before the session ended is delivered to ``async for`` before the
+    failure; a failure carries what was queued but not written in ``.unsent`` and what was
+    received but never read in ``.unread`` (docs: cancellation and closing).
 
     Raises:
-        ConnectError: the connection could not be opened (DNS, TCP, TLS, handshake).
+        TypeError: an unknown option.
+        ConnectError: the connection could not be opened (DNS, TCP, TLS, handshake, an
+            HTTP status at the upgrade: its ``status``).
         AuthenticationError: the service refused the credentials.
         ConnectTimeout: no session within ``connect_timeout``.
-        SessionClosed: the server closed with a code other than 1000.
+        SessionClosed: the server closed with a code other than 1000, or the connection
+            dropped (1006).
         HeartbeatTimeout: the peer stopped answering pings.
         ServerError: the initial ``session=`` was rejected.
         InterceptorError: an interceptor's hook raised.
     """
+    resolved = resolve(ConversationOptions, options)
+    query = {"model": model or (None if resolved["azure"] is not None else DEFAULT_MODEL)}
     async with open_engine(
-        lambda: RealtimeSession(
-            heartbeat=heartbeat,
-            close_timeout=close_timeout,
-            event_buffer=event_buffer,
-            audio_buffer_ms=audio_buffer_ms,
-            audio_chunk_ms=audio_chunk_ms,
-            interceptors=InterceptorChain(interceptors),
-        ),
-        path="realtime",
-        query={"model": model or (None if azure is not None else DEFAULT_MODEL)},
-        session=session,
-        api_key=api_key,
-        url=url,
-        azure=azure,
-        headers=headers,
-        max_message_size=max_message_size,
-        connect_timeout=connect_timeout,
-        transport=transport,
+        RealtimeSession, resolved, path="realtime", query=query, session=session
     ) as opened:
         yield opened
 
@@ -509,19 +461,7 @@ async def open_realtime_session(
 async def open_transcription_session(
     *,
     session: SessionInput | None = None,
-    api_key: str | TokenProvider | None = None,
-    url: str | None = None,
-    azure: AzureEndpoint | None = None,
-    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-    heartbeat: Heartbeat | None = Heartbeat(),  # noqa: B008 - frozen
-    connect_timeout: float = CONNECT_TIMEOUT,
-    close_timeout: float = CLOSE_TIMEOUT,
-    event_buffer: int = EVENT_BUFFER,
-    max_message_size: int = MAX_MESSAGE_SIZE,
-    audio_buffer_ms: int = AUDIO_BUFFER_MS,
-    audio_chunk_ms: int = AUDIO_CHUNK_MS,
-    transport: str | TransportFactory | None = None,
-    interceptors: Sequence[Interceptor] = (),
+    **options: Unpack[ConversationOptions],
 ) -> AsyncIterator[TranscriptionSession]:
     """Open a transcription session: ``async with open_transcription_session(...) as s:``.
 
@@ -533,24 +473,11 @@ async def open_transcription_session(
     :func:`open_realtime_session`.
     """
     async with open_engine(
-        lambda: TranscriptionSession(
-            heartbeat=heartbeat,
-            close_timeout=close_timeout,
-            event_buffer=event_buffer,
-            audio_buffer_ms=audio_buffer_ms,
-            audio_chunk_ms=audio_chunk_ms,
-            interceptors=InterceptorChain(interceptors),
-        ),
+        TranscriptionSession,
+        resolve(ConversationOptions, options),
         path="realtime",
         query={"intent": "transcription"},
         session=session,
-        api_key=api_key,
-        url=url,
-        azure=azure,
-        headers=headers,
-        max_message_size=max_message_size,
-        connect_timeout=connect_timeout,
-        transport=transport,
     ) as opened:
         yield opened
 

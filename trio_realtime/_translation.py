@@ -8,29 +8,19 @@ conversation: the helpers are ``append_audio``, ``update_session`` and the grace
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Unpack
 
 import anyio
 import numpy as np
 import numpy.typing as npt
 
 from . import audio
-from ._audio_session import AUDIO_BUFFER_MS, AudioSession
-from ._endpoint import AzureEndpoint, TokenProvider
-from ._engine import (
-    CLOSE_TIMEOUT,
-    CONNECT_TIMEOUT,
-    EVENT_BUFFER,
-    MAX_MESSAGE_SIZE,
-    Heartbeat,
-    open_engine,
-)
-from ._interceptors import Interceptor, InterceptorChain
-from ._transport import TransportFactory
+from ._audio_session import AudioSession
+from ._engine import DRAIN_TIMEOUT, TranslationOptions, open_engine, resolve
 from .events import (
     RealtimeEvent,
     TranslationInputTranscriptDeltaEvent,
@@ -47,6 +37,7 @@ from .events import (
 
 __all__ = [
     "DEFAULT_TRANSLATION_MODEL",
+    "DRAIN_TIMEOUT",
     "TRANSLATION_CHUNK_MS",
     "TranslationResult",
     "TranslationSegment",
@@ -57,9 +48,6 @@ __all__ = [
 DEFAULT_TRANSLATION_MODEL = "gpt-realtime-translate"
 TRANSLATION_CHUNK_MS = 200
 """The service processes translation audio in 200 ms frames (9,600 bytes at 24 kHz)."""
-DRAIN_TIMEOUT = 30.0
-"""Seconds ``close_session()`` waits for ``session.closed`` (the ``drain_timeout`` option)."""
-
 TranslationInput = TranslationSessionConfig | Mapping[str, Any]
 
 
@@ -73,29 +61,16 @@ class RealtimeTranslationSession(AudioSession):
 
     _append_type = "session.input_audio_buffer.append"
 
-    def __init__(
-        self,
-        *,
-        heartbeat: Heartbeat | None,
-        close_timeout: float,
-        event_buffer: int,
-        audio_buffer_ms: int,
-        drain_timeout: float = DRAIN_TIMEOUT,
-        interceptors: InterceptorChain | None = None,
-    ) -> None:
+    def __init__(self, options: TranslationOptions) -> None:
         super().__init__(
             parse=parse_translation_server_event,
-            heartbeat=heartbeat,
-            close_timeout=close_timeout,
-            event_buffer=event_buffer,
-            audio_buffer_ms=audio_buffer_ms,
+            options=options,
             audio_chunk_ms=TRANSLATION_CHUNK_MS,
-            interceptors=interceptors,
         )
         self.config: TranslationSession | None = None
         """The session as the server last reported it."""
         self._session_closed = anyio.Event()
-        self._drain_timeout = drain_timeout
+        self._drain_timeout = options["drain_timeout"]
 
     _observed: frozenset[type[RealtimeEvent]] = frozenset(
         (
@@ -233,19 +208,7 @@ async def open_translation_session(
     model: str = DEFAULT_TRANSLATION_MODEL,
     *,
     session: TranslationInput | None = None,
-    api_key: str | TokenProvider | None = None,
-    url: str | None = None,
-    azure: AzureEndpoint | None = None,
-    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-    heartbeat: Heartbeat | None = Heartbeat(),  # noqa: B008 - frozen
-    connect_timeout: float = CONNECT_TIMEOUT,
-    close_timeout: float = CLOSE_TIMEOUT,
-    event_buffer: int = EVENT_BUFFER,
-    max_message_size: int = MAX_MESSAGE_SIZE,
-    audio_buffer_ms: int = AUDIO_BUFFER_MS,
-    drain_timeout: float = DRAIN_TIMEOUT,
-    transport: str | TransportFactory | None = None,
-    interceptors: Sequence[Interceptor] = (),
+    **options: Unpack[TranslationOptions],
 ) -> AsyncIterator[RealtimeTranslationSession]:
     """Open a Realtime translation session: ``async with open_translation_session(...) as t:``.
 
@@ -260,29 +223,17 @@ async def open_translation_session(
         ValueError: ``azure=`` without ``url=``: the Azure translation endpoint is not
             documented (the official client refuses it); pass its ``url=`` if you have one.
     """
-    if azure is not None and url is None:
+    resolved = resolve(TranslationOptions, options)
+    if resolved["azure"] is not None and resolved["url"] is None:
         raise ValueError(
             "translation sessions over Azure have no documented endpoint (the official "
             "client refuses them): pass url= with your resource's translation WebSocket URL"
         )
     async with open_engine(
-        lambda: RealtimeTranslationSession(
-            heartbeat=heartbeat,
-            close_timeout=close_timeout,
-            event_buffer=event_buffer,
-            audio_buffer_ms=audio_buffer_ms,
-            drain_timeout=drain_timeout,
-            interceptors=InterceptorChain(interceptors),
-        ),
+        RealtimeTranslationSession,
+        resolved,
         path="realtime/translations",
         query={"model": model},
         session=session,
-        api_key=api_key,
-        url=url,
-        azure=azure,
-        headers=headers,
-        max_message_size=max_message_size,
-        connect_timeout=connect_timeout,
-        transport=transport,
     ) as opened:
         yield opened

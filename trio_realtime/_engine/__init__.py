@@ -6,6 +6,7 @@
 - ``_heartbeat``: dead peers;
 - ``_replies``: requests waiting for their answers;
 - ``_stats``: ``statistics()``;
+- ``_options``: the session options, defined once;
 - ``_backend``: the one place Trio and asyncio differ;
 - ``_core``: the :class:`Engine` that composes them, and its reader.
 """
@@ -15,11 +16,31 @@ from ._core import Engine
 from ._heartbeat import Heartbeat
 from ._inbox import Inbox
 from ._lifecycle import NORMAL_CLOSE, Lifecycle, State, open_engine, run_engine
+from ._options import (
+    AUDIO_BUFFER_MS,
+    AUDIO_CHUNK_MS,
+    CLOSE_TIMEOUT,
+    CONNECT_TIMEOUT,
+    DRAIN_TIMEOUT,
+    EVENT_BUFFER,
+    MAX_MESSAGE_SIZE,
+    ConversationOptions,
+    SessionOptions,
+    TranslationOptions,
+    resolve,
+)
 from ._outbox import CONTROL_BUFFER, Frame, Outbox, Room
 from ._replies import Replies, Reply, ReplyTable
 from ._stats import SessionStatistics
 
 __all__ = [
+    "AUDIO_BUFFER_MS",
+    "AUDIO_CHUNK_MS",
+    "DRAIN_TIMEOUT",
+    "ConversationOptions",
+    "SessionOptions",
+    "TranslationOptions",
+    "resolve",
     "CLOSE_TIMEOUT",
     "CONNECT_TIMEOUT",
     "CONTROL_BUFFER",
@@ -45,12 +66,3 @@ __all__ = [
     "open_engine",
     "run_engine",
 ]
-
-CONNECT_TIMEOUT = 30.0
-"""Seconds to open the connection and receive ``session.created``."""
-CLOSE_TIMEOUT = 5.0
-"""Seconds a close may take before the socket is closed hard (the service may not answer)."""
-EVENT_BUFFER = 256
-"""Received events buffered for a consumer before the reader stops reading."""
-MAX_MESSAGE_SIZE = 16 * 1024 * 1024
-"""Largest message accepted from the server (the service's events are at most 15 MiB)."""

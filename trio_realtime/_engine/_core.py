@@ -29,9 +29,10 @@ from .._interceptors import InterceptorChain
 from .._transport import FastTransport, Transport, TransportClosed
 from ..events import ErrorEvent, RealtimeEvent, UnknownRealtimeEvent, parse_client_event
 from ._backend import Pace, current_backend
-from ._heartbeat import Heartbeat, run_heartbeat
+from ._heartbeat import run_heartbeat
 from ._inbox import Inbox
 from ._lifecycle import NORMAL_CLOSE, Lifecycle
+from ._options import SessionOptions
 from ._outbox import Frame, Outbox, wire_size
 from ._replies import Replies
 from ._stats import PEAK_SAMPLE_EVERY, ReceiveCounters, SessionStatistics, snapshot
@@ -49,32 +50,25 @@ class Engine:
     """
 
     def __init__(
-        self,
-        *,
-        parse: Callable[[str | bytes], RealtimeEvent],
-        heartbeat: Heartbeat | None,
-        close_timeout: float,
-        event_buffer: int,
-        audio_buffer_ms: float,
-        interceptors: InterceptorChain | None = None,
+        self, *, parse: Callable[[str | bytes], RealtimeEvent], options: SessionOptions
     ) -> None:
+        event_buffer = options["event_buffer"]
         if event_buffer < 1:
             raise ValueError("event_buffer must be at least 1")
         backend = current_backend()
         self._backend = backend
         self._parse = parse
-        self._chain = (
-            interceptors if interceptors is not None and interceptors.interceptors else None
-        )
-        self._heartbeat_config = heartbeat
-        self._life = Lifecycle(close_timeout)
-        self.events = Inbox(event_buffer, backend.new_event)
+        chain = InterceptorChain(options["interceptors"])
+        self._chain = chain if chain.interceptors else None
+        self._heartbeat_config = options["heartbeat"]
+        self._life = Lifecycle(options["close_timeout"])
+        self.events: Inbox = Inbox(event_buffer, backend.new_event)
         """The received events, in order (a bounded AnyIO receive stream).
 
         Prefer ``async for event in session``: iterating ``events`` itself ends quietly
         when the session fails, where the session raises the failure."""
         self._outbox = Outbox(
-            audio_capacity_ms=audio_buffer_ms,
+            audio_capacity_ms=options["audio_buffer_ms"],
             new_event=backend.new_event,
             check_open=self._life.check_open,
         )

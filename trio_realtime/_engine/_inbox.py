@@ -47,9 +47,9 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         self._ended = False
         self._closed = False
         self._putting = False
-        self.consumed = False
+        self.consumed: bool = False
         """A consumer has asked for an event (``async for`` started)."""
-        self.end_seen = False
+        self.end_seen: bool = False
         """A consumer took everything and saw the end."""
         self._took: LoopEvent | None = None
         """Set when a consumer takes an event or sees the end; exists while someone waits."""

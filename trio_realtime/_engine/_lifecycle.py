@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 
-from .._endpoint import AzureEndpoint, TokenProvider, build_connect_request
+from .._endpoint import build_connect_request
 from .._errors import ConnectTimeout, RealtimeError, Unsent
 from .._transport import ConnectRequest, TransportFactory, select_transport
 from ._inbox import Inbox
+from ._options import SessionOptions
 
 if TYPE_CHECKING:
     from ._core import Engine
@@ -166,6 +167,7 @@ class Lifecycle:
 
 
 _E = TypeVar("_E", bound="Engine")
+_O = TypeVar("_O", bound=SessionOptions)
 
 
 def _is_cancellation(exc: BaseException) -> bool:
@@ -267,41 +269,40 @@ async def run_engine(
 
 @asynccontextmanager
 async def open_engine(
-    make_engine: Callable[[], _E],
+    make_engine: Callable[[_O], _E],
+    options: _O,
     *,
     path: str,
     query: Mapping[str, str | None],
-    session: Any,
-    api_key: str | TokenProvider | None,
-    url: str | None,
-    azure: AzureEndpoint | None,
-    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None,
-    max_message_size: int,
-    connect_timeout: float,
-    transport: str | TransportFactory | None,
+    session: object,
 ) -> AsyncIterator[_E]:
     """What every ``open_*_session`` does: resolve the endpoint, make the engine, run it.
 
+    ``options`` are resolved (:func:`~trio_realtime._engine._options.resolve`);
     ``session``, when not None, is sent with the engine's ``update_session`` before the
     caller's block starts.
     """
-    factory = select_transport(transport)
+    factory = select_transport(options["transport"])
     request = await build_connect_request(
         path=path,
         query=query,
-        api_key=api_key,
-        url=url,
-        azure=azure,
-        headers=headers,
-        max_message_size=max_message_size,
+        api_key=options["api_key"],
+        url=options["url"],
+        azure=options["azure"],
+        headers=options["headers"],
+        max_message_size=options["max_message_size"],
     )
-    engine = make_engine()
+    engine = make_engine(options)
 
     async def configure(opened: _E) -> None:
         if session is not None:
             await opened.update_session(session)  # type: ignore[attr-defined]
 
     async with run_engine(
-        engine, factory, request, connect_timeout=connect_timeout, opening=configure
+        engine,
+        factory,
+        request,
+        connect_timeout=options["connect_timeout"],
+        opening=configure,
     ) as opened:
         yield opened
