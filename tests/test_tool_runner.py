@@ -10,7 +10,6 @@ Every test checks, on the server's side, that each ``function_call`` got exactly
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -40,6 +39,8 @@ from trio_realtime.testing import (
     open_emulator,
     run_emulator_in_thread,
 )
+
+from .test_session_matrix import _live_tasks as live_tasks
 
 SLOW_S = 10.0
 """The slow tool's duration on the mock clock."""
@@ -457,20 +458,6 @@ async def test_cancelling_the_outer_scope_cancels_tools_and_closes_1000() -> Non
     assert sorted(ended) == ["x", "y"]
     assert h.outputs_by_call() == {}
     assert h.errors() == []
-
-
-def live_tasks() -> set[object]:
-    if on_trio():
-        tasks: set[object] = set()
-        stack = [trio.lowlevel.current_root_task()]
-        while stack:
-            task = stack.pop()
-            if task is not None:
-                tasks.add(task)
-                for nursery in task.child_nurseries:
-                    stack.extend(nursery.child_tasks)
-        return tasks
-    return {task for task in asyncio.all_tasks() if not task.done()}
 
 
 # -- a call the conversation no longer has ----------------------------------------------------

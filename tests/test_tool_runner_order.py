@@ -95,6 +95,17 @@ def server_event(kind: str, **fields: Any) -> dict[str, Any]:
     return {"type": kind, "event_id": f"event_{kind}", **fields}
 
 
+def rejected(client_event: dict[str, Any], code: str) -> dict[str, Any]:
+    """The server's ``error`` for a client event (matched by its ``event_id``)."""
+    error = {
+        "type": "invalid_request_error",
+        "code": code,
+        "message": f"{code} (the test's error)",
+        "event_id": client_event["event_id"],
+    }
+    return server_event("error", error=error)
+
+
 async def nothing_sent(peer: MemoryPeer) -> bool:
     await trio.testing.wait_all_tasks_blocked()
     return peer.pending() == 0
@@ -189,13 +200,7 @@ async def test_a_rejected_follow_up_is_not_retried(server: MemoryServer) -> None
         await peer.send(response_done("resp_1"))
         await peer.send(output_added(await peer.receive()))
         follow_up = await peer.receive()
-        error = {
-            "type": "invalid_request_error",
-            "code": "conversation_already_has_active_response",
-            "message": "Conversation already has an active response in progress: resp_x.",
-            "event_id": follow_up["event_id"],
-        }
-        await peer.send(server_event("error", error=error))
+        await peer.send(rejected(follow_up, "conversation_already_has_active_response"))
         await runner.wait_idle()
         assert await nothing_sent(peer)
         assert runner.statistics().follow_ups == 1
@@ -209,14 +214,7 @@ async def test_an_output_the_server_rejects_is_reported_undelivered(
         await peer.send(response_created("resp_1"))
         await peer.send(call_done("resp_1", "call_a"))
         await peer.send(response_done("resp_1"))
-        output = await peer.receive()
-        error = {
-            "type": "invalid_request_error",
-            "code": "invalid_tool_call_id",
-            "message": "Tool call ID 'call_a' not found in conversation.",
-            "event_id": output["event_id"],
-        }
-        await peer.send(server_event("error", error=error))
+        await peer.send(rejected(await peer.receive(), "invalid_tool_call_id"))
         await runner.wait_idle()
         assert await nothing_sent(peer)  # nothing reached the conversation: no follow-up
         stats = runner.statistics()
