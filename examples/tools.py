@@ -1,7 +1,7 @@
 """Function calling with the tool runner: typed Python functions, every call answered once.
 
 Shows: rt.Tools() with @tools.function on a sync and an async function (the JSON schema
-comes from the type hints and the docstring), SessionConfig(tools=tools), and
+comes from the type hints and the docstring), SessionConfig(tools=tools.definitions()), and
 open_tool_runner inside the session's block: it runs each call in its own task, sends
 its output and asks for the model's follow-up answer, while the app keeps reading
 events as usual. on_event prints when a tool starts and finishes.
@@ -48,7 +48,7 @@ def show(event: rt.ToolEvent) -> None:
 
 
 async def run(url: str | None, api_key: str | None) -> None:
-    config = ev.SessionConfig(output_modalities=["text"], tools=tools)
+    config = ev.SessionConfig(output_modalities=["text"], tools=tools.definitions())
     async with (
         rt.open_realtime_session(url=url, api_key=api_key, session=config) as session,
         rt.open_tool_runner(session, tools, on_event=show) as runner,

@@ -84,9 +84,10 @@ class ToolSpec:
 class Tools:
     """A registry of functions the model may call; register with :meth:`function`.
 
-    ``definitions()`` gives the session's ``tools`` list; a ``Tools`` is also accepted
-    as is (``SessionConfig(tools=tools)`` or ``session={"tools": tools}``): iterating it
-    yields the definitions. Pass it to :func:`open_tool_runner` to run the calls.
+    ``definitions()`` gives the session's ``tools`` list
+    (``SessionConfig(tools=tools.definitions())``); iterating a ``Tools`` yields the same
+    definitions, so config models accept the registry itself at runtime
+    (``session={"tools": tools}``). Pass it to :func:`open_tool_runner` to run the calls.
     """
 
     def __init__(self) -> None:
