@@ -610,3 +610,30 @@ async def test_a_tool_raising_a_base_exception_propagates_it_alone() -> None:
                 await s.send_user_message("use the tools")
                 await events_until(s, 2)
         assert h.connection.received_close_code == 1000
+
+
+async def test_a_sync_tool_past_its_timeout_is_answered_and_its_thread_left_to_finish() -> None:
+    tools = rt.Tools()
+    release = threading.Event()
+    returned: list[str] = []
+    timeout = 5.0 if on_trio() else 0.05
+
+    @tools.function(timeout=timeout)
+    def blocking_lookup(query: str) -> str:
+        """Blocks its thread until the test releases it."""
+        release.wait(30)
+        returned.append(query)
+        return query
+
+    async with harness(brain_calling(("blocking_lookup", {"query": "x"}))) as h:
+        async with h.open_session() as s, rt.open_tool_runner(s, tools) as runner:
+            await s.send_user_message("use the tools")
+            await events_until(s, 2)
+            assert returned == []  # the thread still runs; the model already has the answer
+            stats = runner.statistics()
+        release.set()
+    h.assert_every_call_answered_once()
+    assert list(h.outputs_by_call().values()) == [
+        [f"Error: blocking_lookup timed out after {timeout:g} s."]
+    ]
+    assert (stats.timed_out, stats.follow_ups) == (1, 1)
