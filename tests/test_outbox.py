@@ -28,7 +28,7 @@ from hypothesis.stateful import (
 )
 
 from trio_realtime._engine import Frame, Outbox
-from trio_realtime._engine._outbox import Room, Waiter
+from trio_realtime._engine._room import Room, Waiter
 
 
 class _SyncEvent:

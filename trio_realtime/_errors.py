@@ -65,7 +65,13 @@ class ProtocolError(RealtimeError):
 
 
 class ConnectError(RealtimeError):
-    """The connection could not be opened: DNS, TCP, TLS or the WebSocket handshake failed."""
+    """The connection could not be opened: DNS, TCP, TLS or the WebSocket handshake failed.
+
+    ``status`` is the HTTP status when the server answered the upgrade with one (401, 404,
+    429, 5xx), else None; the message then carries the error message of the response body.
+    """
+
+    status: int | None = None
 
 
 class ConnectTimeout(ConnectError):

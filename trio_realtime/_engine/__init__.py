@@ -1,7 +1,8 @@
 """The engine under every session, one idea a module.
 
 - ``_lifecycle``: states, failure, close, and the one exception out of the block;
-- ``_outbox``: outbound order, whole frames, room for producers, what went unsent;
+- ``_outbox``: outbound order, whole frames, direct writes, what went unsent;
+- ``_room``: room for producers, granted in arrival order;
 - ``_inbox``: inbound order, backpressure, the end of input after every event;
 - ``_heartbeat``: dead peers;
 - ``_replies``: requests waiting for their answers;
@@ -29,8 +30,9 @@ from ._options import (
     TranslationOptions,
     resolve,
 )
-from ._outbox import CONTROL_BUFFER, Frame, Outbox, Room
+from ._outbox import CONTROL_BUFFER, Frame, Outbox
 from ._replies import Replies, Reply, ReplyTable
+from ._room import Room
 from ._stats import SessionStatistics
 
 __all__ = [

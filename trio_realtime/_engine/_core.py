@@ -153,16 +153,23 @@ class Engine:
             fast.set_receiver(self._take_pushed)
         try:
             while True:
-                event = self._parse_frame(await transport.receive())
-                if event is None:
-                    continue
-                if intercepting:
-                    assert self._chain is not None
-                    intercepted = await self._intercept(self._chain.receive, event)
-                    if intercepted is None:
+                frame = await transport.receive()
+                try:
+                    event = self._parse_frame(frame)
+                    if event is None:
                         continue
-                    event = intercepted
-                self._accept(event)
+                    if intercepting:
+                        assert self._chain is not None
+                        intercepted = await self._intercept(self._chain.receive, event)
+                        if intercepted is None:
+                            continue
+                        event = intercepted
+                    self._accept(event)
+                except TransportClosed:
+                    raise
+                except Exception as exc:
+                    self._fail_handling(exc)
+                    return
                 # A closed inbox (nobody listens any more) drops the event: keep reading
                 # so pings and closes flow. A full one parks the reader: TCP pushes back.
                 if not put_nowait(event):
@@ -181,7 +188,7 @@ class Engine:
         False, before touching it, when the inbox is full or the reader task holds an
         event waiting for room: the message then waits for the reader task, in order.
         An exception here would surface in the loop's data callback as a dropped
-        connection; it ends the session with a :class:`ProtocolError` instead.
+        connection; it ends the session with a library error carrying it instead.
         """
         inbox = self.events
         if inbox.reader_waiting or inbox.full:
@@ -192,12 +199,17 @@ class Engine:
                 self._accept(event)
                 inbox.put_nowait(event)
         except Exception as exc:
-            failure = ProtocolError(
-                f"handling a received message raised {type(exc).__name__}: {exc}"
-            )
-            failure.__cause__ = exc
-            self._fail(failure, code=1011, reason="internal error")
+            self._fail_handling(exc)
         return True
+
+    def _fail_handling(self, exc: Exception) -> None:
+        """Handling a received message raised (a bug): end the session with a library error."""
+        failure = RealtimeError(
+            f"handling a received message raised {type(exc).__name__}: {exc} (a bug in "
+            "trio_realtime or in a session subclass; the cause has the traceback)"
+        )
+        failure.__cause__ = exc
+        self._fail(failure, code=1011, reason="internal error")
 
     def _parse_frame(self, frame: str | bytes) -> RealtimeEvent | None:
         """Count a received message and parse it; None: skipped (binary, not an event)."""

@@ -8,18 +8,50 @@ scopes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from .._errors import AuthenticationError, ConnectError
+
 __all__ = [
     "ConnectRequest",
+    "upgrade_refused",
     "FastTransport",
     "Transport",
     "TransportClosed",
     "TransportFactory",
 ]
+
+
+def upgrade_refused(status: int, body: bytes | str | None) -> ConnectError:
+    """The error for an HTTP status in answer to the WebSocket upgrade, the same for every
+    transport: :class:`AuthenticationError` for 401/403, :class:`ConnectError` otherwise,
+    with ``status`` set and the body's error message (``{"error": {"message": ...}}`` as the
+    service sends it, else its text) in the message."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body or ""
+    detail = text.strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        pass
+    else:
+        if isinstance(data, dict):
+            error = data.get("error", data)
+            message = error.get("message") if isinstance(error, dict) else error
+            if isinstance(message, str):
+                detail = message
+    if len(detail) > 300:
+        detail = detail[:300] + "…"
+    kind = AuthenticationError if status in (401, 403) else ConnectError
+    failure = kind(
+        f"the server refused the WebSocket upgrade: HTTP {status}"
+        + (f": {detail}" if detail else "")
+    )
+    failure.status = status
+    return failure
 
 
 class TransportClosed(Exception):
@@ -47,8 +79,9 @@ class ConnectRequest:
 class Transport(Protocol):
     """One open WebSocket connection, as the engine sees it.
 
-    Only one task receives and only one task sends (the engine's reader and writer);
-    ``ping`` may run beside them. An adapter may also implement :class:`FastTransport`.
+    Only one task receives (the engine's reader) and one sends at a time (the writer, or
+    a caller writing directly through :class:`FastTransport` while the writer is idle);
+    ``ping`` may run beside them.
     """
 
     async def send_text(self, text: str) -> None:

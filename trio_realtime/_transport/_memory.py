@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 
 from .._errors import ConnectError
-from ._base import ConnectRequest, Transport, TransportClosed
+from ._base import ConnectRequest, Transport, TransportClosed, upgrade_refused
 
 __all__ = ["MemoryPeer", "MemoryServer", "MemoryTransport"]
 
@@ -151,7 +151,8 @@ class MemoryTransport:
 class MemoryServer:
     """Accepts in-memory connections: pass ``server.connect`` as ``transport=``.
 
-    ``refuse`` makes the next connects fail with ``ConnectError``.
+    ``refuse`` makes the next connects fail with ``ConnectError``; ``reject`` (an HTTP
+    status and a body) answers them as a server refusing the upgrade would.
     """
 
     def __init__(self, buffer: int = 16, *, greeting: dict[str, Any] | None = None) -> None:
@@ -162,6 +163,7 @@ class MemoryServer:
         self._accepted_send, self._accepted = send, receive
         self.peers: list[MemoryPeer] = []
         self.refuse: Exception | None = None
+        self.reject: tuple[int, str] | None = None
 
     @asynccontextmanager
     async def connect(self, request: ConnectRequest) -> AsyncIterator[Transport]:
@@ -169,6 +171,8 @@ class MemoryServer:
         await anyio.lowlevel.checkpoint()
         if self.refuse is not None:
             raise ConnectError(str(self.refuse)) from self.refuse
+        if self.reject is not None:
+            raise upgrade_refused(*self.reject)
         peer = MemoryPeer(request, self._buffer)
         self.peers.append(peer)
         if self.greeting is not None:

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import trio
 import trio_websocket
 
-from .._errors import AuthenticationError, ConnectError
-from ._base import ConnectRequest, Transport, TransportClosed
+from .._errors import ConnectError
+from ._base import ConnectRequest, Transport, TransportClosed, upgrade_refused
 
 __all__ = ["TrioWebSocketTransport", "open_trio_websocket"]
 
@@ -72,8 +72,10 @@ async def open_trio_websocket(request: ConnectRequest) -> AsyncIterator[Transpor
     port = url.port or (443 if secure else 80)
     host_header = host if url.port is None else f"{host}:{port}"
     resource = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    rejected: list[trio_websocket.ConnectionRejected] = []
+    connecting = trio.CancelScope()
     async with trio.open_nursery() as outer:
-        nursery: trio.Nursery = await outer.start(_service_nursery)
+        nursery: trio.Nursery = await outer.start(_service_nursery, rejected, connecting)
         try:
             try:
                 stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]
@@ -87,23 +89,24 @@ async def open_trio_websocket(request: ConnectRequest) -> AsyncIterator[Transpor
                             https_compatible=True,
                         )
                         await stream.do_handshake()
-                    connection = await trio_websocket.wrap_client_stream(
-                        nursery,
-                        stream,
-                        host_header,
-                        resource,
-                        subprotocols=list(request.subprotocols) or None,
-                        extra_headers=[(k.encode(), v.encode()) for k, v in request.headers],
-                        max_message_size=request.max_message_size,
-                        receive_buffer_size=65536,
-                    )
+                    with connecting:
+                        connection = await trio_websocket.wrap_client_stream(
+                            nursery,
+                            stream,
+                            host_header,
+                            resource,
+                            subprotocols=list(request.subprotocols) or None,
+                            extra_headers=[(k.encode(), v.encode()) for k, v in request.headers],
+                            max_message_size=request.max_message_size,
+                            receive_buffer_size=65536,
+                        )
+                    if rejected:  # raised in trio-websocket's reader task, not here
+                        raise rejected[0]
                 except BaseException:
                     await trio.aclose_forcefully(stream)
                     raise
             except trio_websocket.ConnectionRejected as exc:
-                status = exc.status_code
-                error = AuthenticationError if status in (401, 403) else ConnectError
-                raise error(f"the server refused the WebSocket upgrade: HTTP {status}") from exc
+                raise upgrade_refused(exc.status_code, exc.body) from exc
             except trio_websocket.HandshakeError as exc:
                 raise ConnectError(f"WebSocket handshake failed: {exc}") from exc
             except trio.BrokenResourceError as exc:
@@ -121,14 +124,27 @@ async def open_trio_websocket(request: ConnectRequest) -> AsyncIterator[Transpor
             nursery.cancel_scope.cancel()
 
 
-async def _service_nursery(task_status: trio.TaskStatus[trio.Nursery]) -> None:
+async def _service_nursery(
+    rejected: list[trio_websocket.ConnectionRejected],
+    connecting: trio.CancelScope,
+    *,
+    task_status: trio.TaskStatus[trio.Nursery],
+) -> None:
     """Host trio-websocket's reader task in a nursery that outer cancellation does not reach.
 
     The session's close runs after a cancellation from outside, and trio-websocket's
     reader must keep reading to see the peer's close reply. The adapter cancels this
-    nursery itself when the connection is done.
+    nursery itself when the connection is done. An HTTP status at the upgrade is raised
+    by that reader (and the handshake waiter is never woken): it is kept in ``rejected``
+    and the waiter cancelled, so the adapter raises the library's error, not a group.
     """
-    async with trio.open_nursery() as nursery:
-        nursery.cancel_scope.shield = True
-        task_status.started(nursery)
-        await trio.sleep_forever()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.cancel_scope.shield = True
+            task_status.started(nursery)
+            await trio.sleep_forever()
+    except* trio_websocket.ConnectionRejected as group:
+        first = group.exceptions[0]
+        assert isinstance(first, trio_websocket.ConnectionRejected)
+        rejected.append(first)
+        connecting.cancel()

@@ -45,8 +45,8 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import WebSocketURI, parse_uri
 
-from .._errors import AuthenticationError, ConnectError
-from ._base import ConnectRequest, Transport, TransportClosed
+from .._errors import ConnectError
+from ._base import ConnectRequest, Transport, TransportClosed, upgrade_refused
 from ._conduit import RECEIVE_SIZE, AsyncioConduit, Conduit, open_conduit
 
 __all__ = ["RECEIVE_SIZE", "WebSocketsTransport", "open_websockets"]
@@ -483,11 +483,8 @@ class WebSocketsTransport:
             failure = protocol.handshake_exc
             if failure is not None:
                 if isinstance(failure, InvalidStatus):
-                    status = failure.response.status_code
-                    error = AuthenticationError if status in (401, 403) else ConnectError
-                    raise error(
-                        f"the server refused the WebSocket upgrade: HTTP {status}"
-                    ) from failure
+                    response = failure.response
+                    raise upgrade_refused(response.status_code, bytes(response.body)) from failure
                 raise ConnectError(f"WebSocket handshake with {where} failed: {failure}") from (
                     failure
                 )

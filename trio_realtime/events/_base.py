@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pydantic
@@ -74,12 +75,19 @@ class RealtimeEvent(WireModel):
             ProtocolError: ``raw`` is not a JSON object.
         """
         if cls is RealtimeEvent:
-            from ._parse import parse_server_event
-
-            return parse_server_event(raw)
+            return _server_parser[0](raw)
         if isinstance(raw, str | bytes | bytearray):
             return cls.model_validate_json(raw)
         return cls.model_validate(raw)
+
+
+def _no_parser(raw: object) -> RealtimeEvent:
+    raise RuntimeError("trio_realtime.events._parse registers the server parser on import")
+
+
+_server_parser: list[Callable[[Any], RealtimeEvent]] = [_no_parser]
+"""``parse_server_event``, registered by ``_parse`` (which imports this module, not the
+other way round), for :meth:`RealtimeEvent.from_json` on the base class."""
 
 
 class UnknownRealtimeEvent(RealtimeEvent):

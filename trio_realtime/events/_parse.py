@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import Field, TypeAdapter, ValidationError
 
 from .._errors import ProtocolError
+from . import _base
 from ._base import RealtimeEvent, UnknownRealtimeEvent
 from ._client import CLIENT_EVENT_CLASSES, ClientEvent
 from ._server import SERVER_EVENT_CLASSES, ServerEvent
@@ -159,3 +160,6 @@ def parse_translation_client_event(
     """
     result: TranslationClientEvent | UnknownRealtimeEvent = _translation_client().parse(raw)
     return result
+
+
+_base._server_parser[0] = parse_server_event
