@@ -1,8 +1,8 @@
 """The tool runner against the emulator, on Trio and on asyncio.
 
-Trio runs on a ``MockClock`` with the emulator in the same loop,
-connected through an in-memory stream (no socket, so time may jump): the "10-second
-tool" really sleeps 10 s, instantly. asyncio runs the emulator on its own thread over
+Trio runs on a ``MockClock`` with the emulator in the same loop, connected through an
+in-memory stream (no socket, so time may jump): the "10-second tool" really sleeps
+10 s, instantly. asyncio runs the emulator on its own thread over
 loopback with the real clock, so the slow tool waits on a gate the test opens instead.
 Every test checks, on the server's side, that each ``function_call`` got exactly one
 ``function_call_output`` and that no ``error`` was sent.
@@ -30,7 +30,7 @@ import trio_websocket
 import trio_realtime as rt
 from trio_realtime import audio, events as ev
 from trio_realtime._transport import ConnectRequest, Transport
-from trio_realtime._transport._trio_websocket import TrioWebSocketTransport, _service_nursery
+from trio_realtime._transport._trio_websocket import TrioWebSocketTransport
 from trio_realtime.testing import (
     BrainReply,
     BrainRequest,
@@ -93,7 +93,7 @@ def memory_transport(emulator: Emulator, nursery: trio.Nursery) -> Any:
         nursery.start_soon(emulator.serve_stream, server)
         url = urlsplit(request.url)
         async with trio.open_nursery() as outer:
-            service: trio.Nursery = await outer.start(_service_nursery)
+            service: trio.Nursery = await outer.start(shielded_nursery)
             connection = await trio_websocket.wrap_client_stream(
                 service,
                 client,
@@ -111,6 +111,15 @@ def memory_transport(emulator: Emulator, nursery: trio.Nursery) -> Any:
                 service.cancel_scope.cancel()
 
     return connect
+
+
+async def shielded_nursery(task_status: trio.TaskStatus[trio.Nursery]) -> None:
+    """A nursery for trio-websocket's reader that outside cancellation does not reach, so
+    the session's close (after a cancellation) still reads the emulator's close reply."""
+    async with trio.open_nursery() as nursery:
+        nursery.cancel_scope.shield = True
+        task_status.started(nursery)
+        await trio.sleep_forever()
 
 
 @dataclass
@@ -185,21 +194,16 @@ class Gate:
     """The slow tool's end: 10 s on the mock clock (Trio), or when the test opens it."""
 
     def __init__(self) -> None:
-        self._open = threading.Event()
-        self._event: anyio.Event | None = None
+        self._opened = anyio.Event()
 
     def open(self) -> None:
-        self._open.set()
-        if self._event is not None:
-            self._event.set()
+        self._opened.set()
 
     async def wait(self) -> None:
         if on_trio():
             await anyio.sleep(SLOW_S)
-            return
-        if not self._open.is_set():
-            self._event = anyio.Event()
-            await self._event.wait()
+        else:
+            await self._opened.wait()
 
 
 async def events_until(
