@@ -24,6 +24,9 @@ from ._recording import RecordingEntry, RecordingWriter, redact_url
 from ._transport import ConnectRequest
 from ._usage import TokenUsage
 from .events import (
+    ConversationItemCreateEvent,
+    FunctionCallItem,
+    FunctionCallOutputItem,
     InputAudioBufferCommitEvent,
     InputAudioBufferSpeechStoppedEvent,
     RealtimeEvent,
@@ -32,6 +35,7 @@ from .events import (
     ResponseCreatedEvent,
     ResponseCreateEvent,
     ResponseDoneEvent,
+    ResponseOutputItemDoneEvent,
     ResponseTextDeltaEvent,
     SessionCreatedEvent,
 )
@@ -344,6 +348,9 @@ class TurnMetrics:
     """``response.created`` to ``response.done``."""
     usage: TokenUsage = field(default_factory=TokenUsage)
     """The tokens the response used, as its ``response.done`` reported them."""
+    tool_ms: float | None = None
+    """Time spent in tools before this response: from the first ``function_call`` item
+    done to the last ``function_call_output`` sent (None: no tool output came first)."""
 
 
 @dataclass(frozen=True)
@@ -357,6 +364,8 @@ class MetricsSummary:
     median_duration_ms: float | None
     usage: TokenUsage = field(default_factory=TokenUsage)
     """The turns' token usage, summed."""
+    median_tool_ms: float | None = None
+    """Over the turns that followed tool calls."""
 
 
 def _median(values: list[float]) -> float | None:
@@ -370,6 +379,7 @@ class _Turn:
     response_id: str | None = None
     first_audio: float | None = None
     first_text: float | None = None
+    tool_ms: float | None = None
 
 
 class MetricsInterceptor(Interceptor):
@@ -390,6 +400,8 @@ class MetricsInterceptor(Interceptor):
         self.turns: list[TurnMetrics] = []
         self._clock = clock
         self._turn: _Turn | None = None
+        self._tools_start: float | None = None
+        self._tools_end: float | None = None
 
     def _turn_ended(self) -> None:
         if self._turn is None or self._turn.created is not None:
@@ -401,6 +413,10 @@ class MetricsInterceptor(Interceptor):
         """Note the end of the user's turn (a commit or ``response.create``)."""
         if isinstance(event, InputAudioBufferCommitEvent | ResponseCreateEvent):
             self._turn_ended()
+        elif isinstance(event, ConversationItemCreateEvent) and isinstance(
+            event.item, FunctionCallOutputItem
+        ):
+            self._tools_end = self._clock()
         return event
 
     def on_receive(self, event: RealtimeEvent) -> RealtimeEvent:
@@ -413,6 +429,12 @@ class MetricsInterceptor(Interceptor):
                 self._turn = _Turn(end=now)
             self._turn.created = now
             self._turn.response_id = event.response.id
+            if self._tools_start is not None and self._tools_end is not None:
+                self._turn.tool_ms = (self._tools_end - self._tools_start) * 1000
+                self._tools_start = self._tools_end = None
+        elif isinstance(event, ResponseOutputItemDoneEvent):
+            if isinstance(event.item, FunctionCallItem) and self._tools_start is None:
+                self._tools_start = now
         elif self._turn is not None and self._turn.created is not None:
             if isinstance(event, ResponseAudioDeltaEvent):
                 self._turn.first_audio = self._turn.first_audio or now
@@ -436,6 +458,7 @@ class MetricsInterceptor(Interceptor):
             first_text_ms=since_end(turn.first_text),
             duration_ms=(now - turn.created) * 1000,
             usage=TokenUsage.from_report(event.response.usage),
+            tool_ms=turn.tool_ms,
         )
         self.turns.append(metrics)
         self._turn = None
@@ -453,4 +476,5 @@ class MetricsInterceptor(Interceptor):
             median_first_text_ms=_median(text),
             median_duration_ms=_median([t.duration_ms for t in self.turns]),
             usage=sum((t.usage for t in self.turns), TokenUsage()),
+            median_tool_ms=_median([t.tool_ms for t in self.turns if t.tool_ms is not None]),
         )

@@ -59,6 +59,8 @@ DEFAULT_MODEL = "gpt-realtime"
 _URGENT = frozenset({"response.cancel", "conversation.item.truncate", "output_audio_buffer.clear"})
 _AUDIO_ORDERED = frozenset({"input_audio_buffer.commit", "input_audio_buffer.clear"})
 
+_Watcher = tuple[frozenset[type[RealtimeEvent]], Callable[[RealtimeEvent], None]]
+
 SessionInput = SessionConfig | TranscriptionSessionConfig | Mapping[str, Any]
 """A session configuration: a typed config or a dict of the wire shape."""
 
@@ -111,6 +113,9 @@ class RealtimeSession(AudioSession):
         self._resumer = Resumer(self, policy) if policy is not None else None
         if self._resumer is not None:
             self._observed = self._observed | WATCHED_EVENTS
+        self._own_observed = self._observed
+        """What the session itself observes; watchers add theirs (:meth:`_watch`)."""
+        self._watchers: tuple[_Watcher, ...] = ()
 
     _default_session_type = "realtime"
 
@@ -154,6 +159,9 @@ class RealtimeSession(AudioSession):
             self._retrievals.resolve(event.item.id, event)
         elif isinstance(event, InputAudioTranscriptionCompletedEvent):
             self._usage.add_transcription(event.usage, self.config)
+        for kinds, callback in self._watchers:
+            if type(event) in kinds:
+                callback(event)
         return None
 
     async def _resume_on(self, transport: Transport, drop: Drop, attempt: int) -> None:
@@ -173,6 +181,26 @@ class RealtimeSession(AudioSession):
         with ``session.usage().cost(prices)``. A frozen snapshot; cheap to call.
         """
         return self._usage.snapshot()
+
+    # -- watchers (the tool runner) -----------------------------------------------------
+
+    def _watch(
+        self, callback: Callable[[RealtimeEvent], None], kinds: frozenset[type[RealtimeEvent]]
+    ) -> Callable[[], None]:
+        """Call ``callback`` with each received event of ``kinds``, before it is delivered.
+
+        It runs where events are received (the reader task, or the transport's callback
+        on asyncio), after the session's own state is updated: it must neither block nor
+        raise. Returns the function that stops it.
+        """
+        watcher = (kinds, callback)
+
+        def watch(watchers: tuple[_Watcher, ...]) -> None:
+            self._watchers = watchers
+            self._observed = self._own_observed.union(*(item[0] for item in watchers))
+
+        watch((*self._watchers, watcher))
+        return lambda: watch(tuple(item for item in self._watchers if item is not watcher))
 
     # -- sending ------------------------------------------------------------------
 

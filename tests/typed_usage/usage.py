@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any, assert_type
+from typing import Annotated, Any, assert_type
 
 import numpy as np
 import numpy.typing as npt
@@ -182,12 +182,59 @@ def typed_protocol(frame: str | bytes) -> dict[str, Any]:
     return event.to_dict()
 
 
+# -- docs: "Tools (function calling)" -------------------------------------------------------
+tools = rt.Tools()
+
+
+@tools.function
+def get_weather(city: Annotated[str, "The city"], unit: str = "celsius") -> dict[str, Any]:
+    """The current weather in a city."""
+    return {"city": city, "temp_c": 18, "unit": unit}
+
+
+@tools.function(timeout=5)
+async def get_time(zone: str) -> str:
+    """The time in a zone."""
+    return f"12:00 in {zone}"
+
+
+async def tool_turn(emulator: Emulator) -> rt.ToolRunnerStatistics:
+    assert_type(get_weather("Paris"), dict[str, Any])  # the decorators keep the types
+    assert_type(tools.get("get_time"), rt.ToolSpec | None)
+    finished: list[rt.ToolFinished] = []
+
+    def on_event(event: rt.ToolEvent) -> None:
+        if isinstance(event, rt.ToolFinished):
+            assert_type(event.outcome, rt.ToolOutcome)
+            finished.append(event)
+
+    config = ev.SessionConfig(output_modalities=["text"], tools=tools.definitions())
+    policy = rt.ToolPolicy(on_interrupt="finish", timeout=30)
+    async with (
+        rt.open_realtime_session(url=emulator.url, api_key="sk-local", session=config) as session,
+        rt.open_tool_runner(session, tools, policy=policy, on_event=on_event) as runner,
+    ):
+        assert_type(runner, rt.ToolRunner)
+        await session.send_user_message("Use get_weather: the weather in Paris?")
+        done = 0
+        async for event in session:
+            if isinstance(event, ev.ResponseDoneEvent):
+                done += 1
+                if done == 2:  # the call, then the answer after its output
+                    break
+        await runner.wait_idle()
+        stats = runner.statistics()
+    assert [event.call.name for event in finished] == ["get_weather"]
+    return stats
+
+
 async def main() -> None:
     with trio.fail_after(30), tempfile.TemporaryDirectory() as tmp:
         async with open_emulator() as emulator:
             assert "Say hello" in await the_shape(emulator.url, api_key="sk-local")
             await client_form(emulator, Path(tmp) / "call.jsonl")
             assert len(await audio_turn(emulator)) > 0
+            assert (await tool_turn(emulator)).follow_ups == 1
     frame = '{"type": "response.output_text.delta", "response_id": "r", "item_id": "i",'
     frame += ' "output_index": 0, "content_index": 0, "delta": "hi"}'
     assert typed_protocol(frame)["delta"] == "hi"

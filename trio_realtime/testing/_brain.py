@@ -58,12 +58,13 @@ class BrainReply:
 
     In audio mode the emulator speaks ``text`` (the transcript) with ``audio`` (int16,
     24 kHz mono), or with a synthesized voice of plausible length when ``audio`` is None.
-    Each tool call is a ``(name, arguments)`` pair and becomes a ``function_call`` item.
+    Each tool call is a ``(name, arguments)`` pair and becomes a ``function_call`` item;
+    the arguments are sent as JSON, or exactly as given when a string (a test's bad JSON).
     """
 
     text: str = ""
     audio: Samples | None = None
-    tool_calls: Sequence[tuple[str, dict[str, Any]]] = ()
+    tool_calls: Sequence[tuple[str, dict[str, Any] | str]] = ()
 
 
 Brain: TypeAlias = Callable[[BrainRequest], BrainReply | Awaitable[BrainReply]]

@@ -201,11 +201,11 @@ class ResponseRun:
             return None, None
         if not isinstance(reply, BrainReply):
             return None, f"the brain returned {type(reply).__name__}, not a BrainReply"
-        calls = list(reply.tool_calls)
+        calls: list[tuple[str, dict[str, Any] | str]] = list(reply.tool_calls)
         if self.tool_choice == "none":
             calls = []
         elif not calls:
-            calls = forced_tool_calls(request)
+            calls = list(forced_tool_calls(request))
         return BrainReply(text=reply.text, audio=reply.audio, tool_calls=calls), None
 
     def _request(self) -> BrainRequest:
@@ -395,7 +395,7 @@ class ResponseRun:
         with trio.move_on_at(deadline):
             await self._wake.wait()
 
-    async def _function_call(self, name: str, arguments: dict[str, Any]) -> None:
+    async def _function_call(self, name: str, arguments: dict[str, Any] | str) -> None:
         link = self.link
         item_id = link.ids.make("item_")
         call_id = link.ids.make("call_", 16)
@@ -408,7 +408,7 @@ class ResponseRun:
             "arguments": "",
         }
         output_index = await self._add_item(started)
-        text = json.dumps(arguments)
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
         where = {
             "response_id": self.id,
             "item_id": item_id,
