@@ -8,21 +8,27 @@ through a bounded stream; everything the library raises derives from
 
 from __future__ import annotations
 
-from . import events as events
+from . import events as events, webhooks as webhooks
 from ._client import ClientSecret as ClientSecret, RealtimeClient as RealtimeClient
 from ._endpoint import AzureEndpoint as AzureEndpoint
 from ._engine import Heartbeat as Heartbeat, SessionStatistics as SessionStatistics
 from ._errors import (
+    APIStatusError as APIStatusError,
     AuthenticationError as AuthenticationError,
+    ConflictError as ConflictError,
     ConnectError as ConnectError,
     ConnectTimeout as ConnectTimeout,
     HeartbeatTimeout as HeartbeatTimeout,
     InterceptorError as InterceptorError,
+    NotFoundError as NotFoundError,
     ProtocolError as ProtocolError,
     RealtimeError as RealtimeError,
     ServerError as ServerError,
     SessionClosed as SessionClosed,
     Unsent as Unsent,
+    WebhookError as WebhookError,
+    WebhookSignatureError as WebhookSignatureError,
+    WebhookTimestampError as WebhookTimestampError,
 )
 from ._interceptors import (
     Interceptor as Interceptor,
@@ -68,9 +74,11 @@ from .events import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIStatusError",
     "AuthenticationError",
     "AzureEndpoint",
     "ClientSecret",
+    "ConflictError",
     "ConnectError",
     "ConnectRequest",
     "ConnectTimeout",
@@ -82,6 +90,7 @@ __all__ = [
     "LoggingInterceptor",
     "MetricsInterceptor",
     "MetricsSummary",
+    "NotFoundError",
     "ProtocolError",
     "RealtimeClient",
     "RealtimeError",
@@ -103,6 +112,9 @@ __all__ = [
     "TurnMetrics",
     "UnknownRealtimeEvent",
     "Unsent",
+    "WebhookError",
+    "WebhookSignatureError",
+    "WebhookTimestampError",
     "events",
     "open_realtime_session",
     "open_transcription_session",
@@ -112,5 +124,6 @@ __all__ = [
     "parse_translation_client_event",
     "parse_translation_server_event",
     "read_recording",
+    "webhooks",
     "__version__",
 ]

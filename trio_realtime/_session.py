@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,7 @@ from ._engine import (
     _Reply,
     open_engine,
 )
+from ._errors import RealtimeError
 from ._interceptors import Interceptor, InterceptorChain
 from ._transport import TransportFactory
 from .audio import PlaybackTracker
@@ -55,6 +56,7 @@ from .events import (
 __all__ = [
     "DEFAULT_MODEL",
     "RealtimeSession",
+    "SidebandSession",
     "TranscriptionSession",
     "open_realtime_session",
     "open_transcription_session",
@@ -416,6 +418,51 @@ class TranscriptionSession(RealtimeSession):
     _default_session_type = "transcription"
 
 
+# -- sideband sessions (telephony: joined by call_id) ----------------------------------
+
+
+class SidebandSession(RealtimeSession):
+    """A session joined to a live SIP or WebRTC call by ``call_id``: control, not audio.
+
+    Made by :func:`open_realtime_session` (``call_id=``). Instructions, tools, items,
+    responses, function calls and the call's events (``input_audio_buffer.dtmf_event_received``,
+    ``output_audio_buffer.started`` / ``stopped`` / ``cleared``) work as on any session;
+    the caller's audio and the model's replies travel on the call's media leg, so the
+    audio helpers raise :class:`~trio_realtime.RealtimeError` here.
+    """
+
+    def __init__(self, *, call_id: str, **options: Any) -> None:
+        super().__init__(**options)
+        self.call_id = call_id
+        """The call this session controls."""
+
+    def _refuse_audio(self, helper: str) -> NoReturn:
+        raise RealtimeError(
+            f"{helper}() is not available on the sideband session of call {self.call_id}:"
+            " the call's media leg (SIP/WebRTC) carries the caller's audio and plays the"
+            " model's; use a session opened with model= to send audio yourself"
+        )
+
+    async def append_audio(self, samples: Any, *, sample_rate: float = 24000) -> None:
+        """Not available on a sideband session: raises RealtimeError."""
+        self._refuse_audio("append_audio")
+
+    def append_audio_nowait(self, samples: Any, *, sample_rate: float = 24000) -> None:
+        """Not available on a sideband session: raises RealtimeError."""
+        self._refuse_audio("append_audio_nowait")
+
+    def append_audio_threadsafe(self, samples: Any, *, sample_rate: float = 24000) -> None:
+        """Not available on a sideband session: raises RealtimeError."""
+        self._refuse_audio("append_audio_threadsafe")
+
+    async def truncate_to_played(
+        self, tracker: PlaybackTracker, *, cancel: bool | None = None
+    ) -> tuple[str, int, int] | None:
+        """Not available on a sideband session (the service truncates what the caller
+        did not hear itself): raises RealtimeError."""
+        self._refuse_audio("truncate_to_played")
+
+
 @asynccontextmanager
 async def open_realtime_session(
     model: str | None = None,
@@ -434,6 +481,7 @@ async def open_realtime_session(
     audio_chunk_ms: int = AUDIO_CHUNK_MS,
     transport: str | TransportFactory | None = None,
     interceptors: Sequence[Interceptor] = (),
+    call_id: str | None = None,
 ) -> AsyncIterator[RealtimeSession]:
     """Open a Realtime conversation session: ``async with open_realtime_session(...) as s:``.
 
@@ -450,6 +498,10 @@ async def open_realtime_session(
     turns pings off. Audio waits locally up to ``audio_buffer_ms`` and goes out in
     frames of ``audio_chunk_ms``.
 
+    ``call_id`` (from a ``realtime.call.incoming`` webhook, after
+    ``client.calls.accept``) joins that call's session as its sideband instead
+    (``?call_id=`` replaces ``?model=``): the session is a :class:`SidebandSession`.
+
     The block raises exactly one exception, never a group: its own exception
     unchanged, a cancellation from outside unchanged, or one of the errors below. A
     failure carries what was queued but not written in ``.unsent``.
@@ -463,17 +515,26 @@ async def open_realtime_session(
         ServerError: the initial ``session=`` was rejected.
         InterceptorError: an interceptor's hook raised.
     """
+    options: dict[str, Any] = {
+        "heartbeat": heartbeat,
+        "close_timeout": close_timeout,
+        "event_buffer": event_buffer,
+        "audio_buffer_ms": audio_buffer_ms,
+        "audio_chunk_ms": audio_chunk_ms,
+        "interceptors": InterceptorChain(interceptors),
+    }
+    if call_id is not None and (not isinstance(call_id, str) or not call_id):
+        raise ValueError(f"call_id must be a non-empty string, got {call_id!r}")
     async with open_engine(
-        lambda: RealtimeSession(
-            heartbeat=heartbeat,
-            close_timeout=close_timeout,
-            event_buffer=event_buffer,
-            audio_buffer_ms=audio_buffer_ms,
-            audio_chunk_ms=audio_chunk_ms,
-            interceptors=InterceptorChain(interceptors),
-        ),
+        (lambda: SidebandSession(call_id=call_id, **options))
+        if call_id
+        else (lambda: RealtimeSession(**options)),
         path="realtime",
-        query={"model": model or (None if azure is not None else DEFAULT_MODEL)},
+        query=(
+            {"call_id": call_id}
+            if call_id
+            else {"model": model or (None if azure is not None else DEFAULT_MODEL)}
+        ),
         session=session,
         api_key=api_key,
         url=url,
