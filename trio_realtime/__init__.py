@@ -9,6 +9,7 @@ through a bounded stream; everything the library raises derives from
 from __future__ import annotations
 
 from . import events as events, webhooks as webhooks
+from ._calls import RealtimeCalls as RealtimeCalls
 from ._client import ClientSecret as ClientSecret, RealtimeClient as RealtimeClient
 from ._endpoint import AzureEndpoint as AzureEndpoint
 from ._engine import Heartbeat as Heartbeat, SessionStatistics as SessionStatistics
@@ -45,6 +46,7 @@ from ._recording import (
 )
 from ._session import (
     RealtimeSession as RealtimeSession,
+    SidebandSession as SidebandSession,
     TranscriptionSession as TranscriptionSession,
     open_realtime_session as open_realtime_session,
     open_transcription_session as open_transcription_session,
@@ -92,6 +94,7 @@ __all__ = [
     "MetricsSummary",
     "NotFoundError",
     "ProtocolError",
+    "RealtimeCalls",
     "RealtimeClient",
     "RealtimeError",
     "RealtimeEvent",
@@ -103,6 +106,7 @@ __all__ = [
     "ServerError",
     "SessionClosed",
     "SessionStatistics",
+    "SidebandSession",
     "TranscriptionSession",
     "TranslationResult",
     "TranslationSegment",

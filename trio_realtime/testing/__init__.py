@@ -21,6 +21,13 @@ from ._brain import (
     default_brain as default_brain,
     example_arguments as example_arguments,
 )
+from ._calls import (
+    CallerScript as CallerScript,
+    CallState as CallState,
+    EmulatedCall as EmulatedCall,
+    HeardReply as HeardReply,
+    WebhookDelivery as WebhookDelivery,
+)
 from ._connection import ConnectionKind as ConnectionKind, EmulatorConnection as EmulatorConnection
 from ._faults import Faults as Faults
 from ._server import (
@@ -28,16 +35,24 @@ from ._server import (
     open_emulator as open_emulator,
     serve_emulator as serve_emulator,
 )
+from ._sip import SimulatedCaller as SimulatedCaller, caller_voice as caller_voice
 from ._thread import run_emulator_in_thread as run_emulator_in_thread
 
 __all__ = [
     "Brain",
     "BrainReply",
     "BrainRequest",
+    "CallState",
+    "CallerScript",
     "ConnectionKind",
+    "EmulatedCall",
     "Emulator",
     "EmulatorConnection",
     "Faults",
+    "HeardReply",
+    "SimulatedCaller",
+    "WebhookDelivery",
+    "caller_voice",
     "default_brain",
     "example_arguments",
     "open_emulator",
