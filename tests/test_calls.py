@@ -237,3 +237,28 @@ async def test_the_sideband_joins_on_asyncio_and_the_official_client_controls_ca
             shutdown.set()
     assert call.state == "ended" and call.sidebands == 2
     assert json.loads(json.dumps(inbox.events[0].to_dict()))["data"]["call_id"] == call.call_id
+
+
+async def test_a_caller_who_talks_over_a_reply_clears_it() -> None:
+    async def caller(phone: Any) -> None:
+        await phone.wait_playing()  # the greeting has begun
+        await phone.say("Sorry to interrupt")
+
+    async with ringing(audio_pace=4.0) as (emulator, call, _):
+        call.caller = caller
+        client = client_for(emulator)
+        await client.calls.accept(call.call_id)
+        async with client.connect(call_id=call.call_id) as session:
+            await session.create_response(instructions="Greet the caller at length.")
+            cleared = None
+            async for event in session:
+                if isinstance(event, ev.OutputAudioBufferClearedEvent):
+                    cleared = event
+                elif isinstance(event, ev.OutputAudioBufferStoppedEvent):
+                    break  # the answer to the interruption played out
+        await client.calls.hangup(call.call_id)
+    greeting, answer = call.heard
+    assert cleared is not None and cleared.response_id == greeting.response_id
+    assert greeting.interrupted and not answer.interrupted
+    assert 0 < greeting.audio_ms < 2000  # cut short: the full greeting lasts longer
+    assert answer.transcript == "You said: Sorry to interrupt"

@@ -9,32 +9,19 @@ the assistant's item exactly at what was played.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import sys
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import trio
 from trio_websocket import WebSocketConnection, WebSocketRequest, open_websocket, serve_websocket
 
+from tests._examples import load_example
 from trio_realtime import audio, events as ev
 from trio_realtime.testing import caller_voice, open_emulator
 
-
-def load_example() -> Any:
-    path = Path(__file__).parent.parent / "examples" / "media_stream_bridge.py"
-    spec = importlib.util.spec_from_file_location("media_stream_bridge_example", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bridge_example = load_example()
+bridge_example = load_example("media_stream_bridge")
 STREAM = "MZ00000000000000000000000000000001"
 
 

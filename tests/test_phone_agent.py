@@ -8,13 +8,14 @@ shutting the server down hangs up live calls.
 
 from __future__ import annotations
 
-import importlib.util
+import os
+import signal
+import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ import hypercorn.trio
 import trio
 
 import trio_realtime as rt
+from tests._examples import load_example
 from trio_realtime import webhooks
 from trio_realtime.testing import Emulator, SimulatedCaller, open_emulator
 
@@ -30,17 +32,7 @@ SECRET = "whsec_" + "cGhvbmUtYWdlbnQtdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OQ=="
 KEY = "sk-phone-test-key"
 
 
-def load_example() -> ModuleType:
-    path = Path(__file__).parent.parent / "examples" / "phone_agent.py"
-    spec = importlib.util.spec_from_file_location("phone_agent_example", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-phone_agent = load_example()
+phone_agent = load_example("phone_agent")
 
 
 @asynccontextmanager
@@ -168,3 +160,49 @@ async def test_shutting_the_server_down_hangs_up_live_calls() -> None:
         assert agent.calls[call.call_id].outcome == "hung up (shutdown)"
         await emulator.connections[0].closed.wait()
         assert emulator.connections[0].received_close_code == 1000
+
+
+async def test_trio_realtime_serve_places_a_call_to_a_webhook_url() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = rt.RealtimeClient(api_key=KEY, base_url=f"ws://127.0.0.1:{port}/v1")
+    agent = phone_agent.PhoneAgent(client=client, secret=SECRET)
+    config = hypercorn.config.Config()
+    config.bind = ["127.0.0.1:0"]
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(
+            partial(hypercorn.trio.serve, agent, config, shutdown_trigger=shutdown.wait)
+        )
+        command = [sys.executable, "-m", "trio_realtime", "serve", "--port", str(port)]
+        command += ["--api-key", KEY, "--call", f"{binds[0]}/webhook"]
+        command += ["--say", "1", "--say", "Please transfer to human"]
+        env = {**os.environ, "OPENAI_WEBHOOK_SECRET": SECRET}
+        process = await trio.lowlevel.open_process(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+        assert process.stderr is not None and process.stdout is not None
+        try:
+            errors = b""
+            while b"referred" not in errors:
+                data = await process.stderr.receive_some()
+                assert data, errors.decode()
+                errors += data
+            while b"caller pressed" not in errors:
+                errors += await process.stderr.receive_some()
+            process.send_signal(signal.SIGINT)
+            assert await process.wait() == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            await process.stdout.aclose()
+            await process.stderr.aclose()
+        shutdown.set()
+    text = errors.decode()
+    assert f"referred to {phone_agent.HUMAN} (by transfer)" in text
+    assert "webhook attempts [200]" in text
+    assert "caller heard: 'Hello! How can I help you today?'" in text
+    assert "caller pressed: '1'" in text
+    assert SECRET not in text and KEY not in text

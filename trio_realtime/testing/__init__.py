@@ -35,7 +35,11 @@ from ._server import (
     open_emulator as open_emulator,
     serve_emulator as serve_emulator,
 )
-from ._sip import SimulatedCaller as SimulatedCaller, caller_voice as caller_voice
+from ._sip import (
+    SimulatedCaller as SimulatedCaller,
+    caller_voice as caller_voice,
+    scripted_caller as scripted_caller,
+)
 from ._thread import run_emulator_in_thread as run_emulator_in_thread
 
 __all__ = [
@@ -57,5 +61,6 @@ __all__ = [
     "example_arguments",
     "open_emulator",
     "run_emulator_in_thread",
+    "scripted_caller",
     "serve_emulator",
 ]

@@ -65,6 +65,8 @@ class HeardReply:
     """What reached the caller's ear: PCM16 at 24 kHz, cut where it was interrupted."""
     interrupted: bool
     """True if the output buffer was cleared (barge-in or cancel) before it played out."""
+    started_at: float = 0.0
+    """When its first audio reached the caller (``trio.current_time()``)."""
 
     @property
     def audio_ms(self) -> int:
@@ -118,7 +120,10 @@ class EmulatedCall:
         """The DTMF keys the caller pressed, in order."""
         self.sidebands = 0
         """Sideband WebSocket connections admitted for this call."""
+        self.playing: str | None = None
+        """The response whose audio is playing to the caller right now, if any."""
         self.caller = caller
+        """The caller's script, run when the sideband joins (may be set until then)."""
         self._links: list[Link] = []
         self._changed = trio.Event()
 
@@ -146,6 +151,13 @@ class EmulatedCall:
             await self._changed.wait()
         await trio.lowlevel.checkpoint()
         return self.heard[n - 1]
+
+    async def wait_playing(self) -> str:
+        """Wait until a reply is playing to the caller; return its response id."""
+        while self.playing is None:
+            await self._changed.wait()
+        await trio.lowlevel.checkpoint()
+        return self.playing
 
     async def hang_up(self) -> None:
         """The caller hangs up now (before or after the call was answered)."""

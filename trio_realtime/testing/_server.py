@@ -396,10 +396,11 @@ class Emulator:
         tap.should_ignore_close = lambda: record.faults.ignore_close
         self.connections.append(record)
         self._notify()
-        link = Link(ws, tap, record, self.options, model=admission.model)
-        secret_session = None if admission.secret is None else admission.secret.session
-        make_session = _session_factory(admission.kind, secret_session, replay)
-        if call is not None:
+        if call is None:
+            link = Link(ws, tap, record, self.options, model=admission.model)
+            secret_session = None if admission.secret is None else admission.secret.session
+            make_session = _session_factory(admission.kind, secret_session, replay)
+        else:
             link = CallLink(ws, tap, record, self.options, model=admission.model, call=call)
             call._attach(link)
             make_session = _call_session_factory(call)
@@ -421,13 +422,13 @@ class Emulator:
             return None
         return secret
 
-    def _refused_key(self, request: HttpRequest) -> HttpResponse | None:
+    def _refused_key(self, request: HttpRequest, purpose: str) -> HttpResponse | None:
         """The 401 for a REST request without an acceptable API key, else None."""
         key = _credentials(request.headers, request.query, ())
         if key is None:
             return error_response(401, ApiError(None, _NO_KEY_MESSAGE))
         if key.startswith("ek_"):
-            message = "Client secrets cannot create client secrets; use an API key."
+            message = f"Client secrets cannot {purpose}; use an API key."
             return error_response(401, ApiError("invalid_api_key", message))
         if self.options.api_key is not None and key != self.options.api_key:
             return error_response(401, _incorrect_key())
@@ -437,7 +438,8 @@ class Emulator:
         await trio.lowlevel.checkpoint()
         call_route = self._calls.route(request.path, _BASES)
         if call_route is not None:
-            return self._refused_key(request) or await self._calls.handle(request, *call_route)
+            refused = self._refused_key(request, "control calls")
+            return refused or await self._calls.handle(request, *call_route)
         endpoint = _secret_endpoint(request.path)
         if endpoint is None or request.method != "POST":
             if request.method == "GET" and _route(request.path) is not None:
@@ -445,7 +447,7 @@ class Emulator:
                 return error_response(426, ApiError(None, message))
             message = f"Invalid URL ({request.method} {request.path})"
             return error_response(404, ApiError(None, message))
-        refused = self._refused_key(request)
+        refused = self._refused_key(request, "create client secrets")
         if refused is not None:
             return refused
         try:

@@ -40,7 +40,7 @@ from ._input_audio import Transcription
 from ._link import Link
 from ._realtime import RealtimeSession
 
-__all__ = ["CallLink", "CallSession", "SimulatedCaller", "caller_voice"]
+__all__ = ["CallLink", "CallSession", "SimulatedCaller", "caller_voice", "scripted_caller"]
 
 log = logging.getLogger("trio_realtime.testing")
 
@@ -117,6 +117,8 @@ class CallLink(Link):
                 await super().send(
                     self.event(OutputAudioBufferStartedEvent, response_id=event.response_id)
                 )
+                self.call.playing = event.response_id
+                self.call._notify()
             pcm = event.pcm16(self._output_format())
             if self._output_format() != "audio/pcm" and pcm.size:
                 from ..audio import resample
@@ -136,7 +138,7 @@ class CallLink(Link):
             self._playing.pop(response_id, None)
             return
         if status == "cancelled":
-            await self._cleared(playback, len(playback.audio()))
+            await self._cleared(playback, self._played_samples(playback))
         else:
             self.nursery.start_soon(self._play_out, playback)
 
@@ -158,6 +160,14 @@ class CallLink(Link):
         )
         self._heard(playback, len(playback.audio()), interrupted=False)
 
+    def _played_samples(self, playback: _Playback) -> int:
+        """How much of a reply the caller has heard by now (all of it without a pace)."""
+        total = sum(len(chunk) for chunk in playback.chunks)
+        pace = self.options.audio_pace
+        if not pace or playback.started_at is None:
+            return total
+        return min(total, int((trio.current_time() - playback.started_at) * 24000 * pace))
+
     async def _cleared(self, playback: _Playback, played_samples: int) -> None:
         self._playing.pop(playback.response_id, None)
         await super().send(
@@ -166,12 +176,15 @@ class CallLink(Link):
         self._heard(playback, played_samples, interrupted=True)
 
     def _heard(self, playback: _Playback, samples: int, *, interrupted: bool) -> None:
+        if self.call.playing == playback.response_id:
+            self.call.playing = None
         self.call.heard.append(
             HeardReply(
                 response_id=playback.response_id,
                 transcript="".join(playback.transcript),
                 audio=playback.audio()[:samples],
                 interrupted=interrupted,
+                started_at=playback.started_at or 0.0,
             )
         )
         self.call._notify()
@@ -182,9 +195,7 @@ class CallLink(Link):
             if playback.finishing is None or playback.started_at is None:
                 continue
             playback.finishing.cancel("barge-in")
-            pace = self.options.audio_pace or 1.0
-            played_ms = int((trio.current_time() - playback.started_at) * 1000 * pace)
-            played_ms = min(played_ms, len(playback.audio()) // 24)
+            played_ms = self._played_samples(playback) // 24
             await self._cleared(playback, played_ms * 24)
             output = session.config["audio"]["output"]["format"]["type"]
             try:
@@ -248,9 +259,16 @@ class CallSession(RealtimeSession):
         await self.call_link.barge_in(self)
         await super()._speech_started(sample)
 
-    async def speak(self, pcm: npt.NDArray[np.int16], words: str) -> None:
-        """Put the caller's audio into the input buffer at the emulator's audio pace."""
+    async def speak(self, speech: npt.NDArray[np.int16], silence_ms: int, words: str) -> float:
+        """Put the caller's speech, then silence, into the input buffer at the emulator's
+        audio pace; return when the speech ended (``trio.current_time()``)."""
         self._pending_words.append(words)
+        await self._feed(speech)
+        ended = trio.current_time()
+        await self._feed(np.zeros(silence_ms * 24, np.int16))
+        return ended
+
+    async def _feed(self, pcm: npt.NDArray[np.int16]) -> None:
         pace = self.link.options.audio_pace
         start = trio.current_time()
         step = 24 * _CHUNK_MS
@@ -259,6 +277,8 @@ class CallSession(RealtimeSession):
                 await trio.sleep_until(start + index * _CHUNK_MS / 1000 / pace)
             data = to_output_format(pcm[offset : offset + step], self.input_format)
             await self._append(base64.b64encode(data).decode("ascii"))
+        if pace and len(pcm):
+            await trio.sleep_until(start + len(pcm) / 24000 / pace)
 
 
 class SimulatedCaller:
@@ -278,17 +298,19 @@ class SimulatedCaller:
         self.call = session.call
         self._replies_read = 0
 
-    async def say(self, text: str, *, audio: npt.NDArray[np.int16] | None = None) -> None:
+    async def say(self, text: str, *, audio: npt.NDArray[np.int16] | None = None) -> float:
         """Speak ``text`` (speech-like audio, or ``audio`` as PCM16 at 24 kHz), then pause.
 
         Server VAD hears it; its transcript (if the session transcribes) is ``text``.
+        Returns once the pause is over, with the time the speech itself ended
+        (``trio.current_time()``: measure the wait for an answer from there).
         """
         pcm = caller_voice(text) if audio is None else np.asarray(audio, dtype=np.int16)
         turn = self._session.config["audio"]["input"].get("turn_detection") or {}
         silence_ms = int(turn.get("silence_duration_ms") or 500) + _TRAILING_SILENCE_MS
         self.call.said.append(text)
         self.call._notify()
-        await self._session.speak(np.concatenate([pcm, np.zeros(silence_ms * 24, np.int16)]), text)
+        return await self._session.speak(pcm, silence_ms, text)
 
     async def press(self, keys: str) -> None:
         """Press DTMF keys (``0-9``, ``*``, ``#``, ``A-D``), one event each.
@@ -303,6 +325,10 @@ class SimulatedCaller:
             self.call.keys_pressed += key
             await self._session.call_link.send_dtmf(key)
 
+    async def wait_playing(self) -> str:
+        """Wait until a reply is playing (to talk over it); return its response id."""
+        return await self.call.wait_playing()
+
     async def wait_reply(self) -> HeardReply:
         """Wait for the next reply the caller has not read yet, once it has played out."""
         self._replies_read += 1
@@ -311,3 +337,26 @@ class SimulatedCaller:
     async def hang_up(self) -> None:
         """Hang up: the call ends and its sideband closes (this script ends with it)."""
         await self.call.hang_up()
+
+
+def scripted_caller(*lines: str, hang_up: bool = True) -> Callable[[SimulatedCaller], Any]:
+    """A caller script: hear the greeting, then say each line and hear its answer.
+
+    A line of DTMF keys only (``"1"``, ``"#"``) is pressed instead of spoken. The caller
+    hangs up at the end (unless ``hang_up=False``: it waits for the agent to end the call).
+    """
+
+    async def script(caller: SimulatedCaller) -> None:
+        await caller.wait_reply()
+        for line in lines:
+            if line and set(line) <= _DTMF_KEYS:
+                await caller.press(line)
+            else:
+                await caller.say(line)
+            await caller.wait_reply()
+        if hang_up:
+            await caller.hang_up()
+        else:
+            await caller.call.wait_ended()
+
+    return script
