@@ -9,7 +9,9 @@ client's ``realtime.calls.accept`` and ``realtime.connect(call_id=...)`` work to
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -84,7 +86,8 @@ async def test_the_webhook_carries_the_call_and_its_sip_headers() -> None:
         assert event.data.sip_media_security == "srtp"
 
 
-async def test_rest_errors_map_to_the_library_hierarchy() -> None:
+async def test_rest_errors_map_to_the_library_hierarchy(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     async with ringing() as (emulator, call, _):
         calls = client_for(emulator).calls
         with pytest.raises(rt.NotFoundError) as unknown:
@@ -114,6 +117,32 @@ async def test_rest_errors_map_to_the_library_hierarchy() -> None:
         with pytest.raises(ValueError, match="call_id"):
             await calls.accept("")
     assert KEY not in repr(client_for(emulator)) + repr(calls)
+    assert KEY not in caplog.text and SECRET not in caplog.text
+
+
+def test_rest_requests_use_the_clients_endpoint_credentials_and_interceptors() -> None:
+    class Tracing(rt.Interceptor):
+        def on_connect(self, request: rt.ConnectRequest) -> rt.ConnectRequest:
+            return dataclasses.replace(request, headers=[*request.headers, ("X-Trace", "t1")])
+
+    class Broken(rt.Interceptor):
+        def on_connect(self, request: rt.ConnectRequest) -> rt.ConnectRequest:
+            raise RuntimeError("no tracing today")
+
+    azure = rt.AzureEndpoint("https://res.openai.azure.com", "gpt-rt", api_key="az-key-123")
+    client = rt.RealtimeClient(azure=azure, interceptors=[Tracing()], project="proj_1")
+    request = trio.run(client._rest().request, "realtime/calls/rtc_1/accept")
+    assert request.url == "https://res.openai.azure.com/openai/v1/realtime/calls/rtc_1/accept"
+    assert ("api-key", "az-key-123") in request.headers
+    assert ("X-Trace", "t1") in request.headers and ("OpenAI-Project", "proj_1") in request.headers
+    plain = rt.RealtimeClient(api_key=KEY, base_url="wss://gateway.example.com/v1")
+    request = trio.run(plain._rest().request, "realtime/calls/rtc_1/hangup")
+    assert request.url == "https://gateway.example.com/v1/realtime/calls/rtc_1/hangup"
+    assert ("Authorization", f"Bearer {KEY}") in request.headers
+    assert KEY not in repr(request) + repr(plain._rest())
+    broken = plain.with_options(interceptors=[Broken()])
+    with pytest.raises(rt.InterceptorError, match="no tracing today"):
+        trio.run(broken.calls.hangup, "rtc_1")
 
 
 async def test_reject_with_a_sip_status_and_accept_after_the_caller_hung_up() -> None:
@@ -231,7 +260,7 @@ async def test_the_sideband_joins_on_asyncio_and_the_official_client_controls_ca
             async with client_for(emulator).connect(call_id=call.call_id) as session:
                 assert session.config is not None
                 assert session.config.instructions == "From the official client."
-            await official.realtime.calls.hangup(call.call_id)
+            await client_for(emulator).calls.hangup(call.call_id)  # httpx on asyncio
             with pytest.raises(openai.NotFoundError):
                 await official.realtime.calls.hangup(call.call_id)
             shutdown.set()
