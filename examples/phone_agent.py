@@ -244,19 +244,33 @@ app = PhoneAgent()
 """The app for ``hypercorn examples.phone_agent:app --worker-class trio``."""
 
 
-def main() -> None:
+async def serve(bind: str) -> None:
+    """Serve ``app`` on one Trio worker until SIGINT (Ctrl-C) or SIGTERM, then shut down
+    gracefully: hypercorn stops accepting, the lifespan hangs up every live call."""
+    import signal
+
     import hypercorn.config
     import hypercorn.trio
+    import trio
+
+    async def stop_on_signal() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                return
+
+    config = hypercorn.config.Config()
+    config.bind = [bind]
+    await hypercorn.trio.serve(app, config, shutdown_trigger=stop_on_signal)
+
+
+def main() -> None:
     import trio
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bind", default="127.0.0.1:8000", help="host:port to listen on")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config = hypercorn.config.Config()
-    config.bind = [args.bind]
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: every call hung up, then exit
-        trio.run(hypercorn.trio.serve, app, config)
+    trio.run(serve, args.bind)
 
 
 if __name__ == "__main__":

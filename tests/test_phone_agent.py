@@ -24,7 +24,7 @@ import hypercorn.trio
 import trio
 
 import trio_realtime as rt
-from tests._examples import load_example
+from tests._examples import EXAMPLES, load_example
 from trio_realtime import webhooks
 from trio_realtime.testing import Emulator, SimulatedCaller, open_emulator
 
@@ -206,3 +206,49 @@ async def test_trio_realtime_serve_places_a_call_to_a_webhook_url() -> None:
     assert "caller heard: 'Hello! How can I help you today?'" in text
     assert "caller pressed: '1'" in text
     assert SECRET not in text and KEY not in text
+
+
+async def test_ctrl_c_on_the_example_hangs_up_every_live_call() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    on_the_line = trio.Event()
+
+    async def caller(phone: SimulatedCaller) -> None:
+        await phone.wait_reply()
+        on_the_line.set()
+        await trio.sleep_forever()
+
+    async with open_emulator(api_key=KEY) as emulator:
+        env = {
+            **os.environ,
+            "OPENAI_API_KEY": KEY,
+            "OPENAI_BASE_URL": emulator.http_url,
+            "OPENAI_WEBHOOK_SECRET": SECRET,
+        }
+        command = [sys.executable, str(EXAMPLES / "phone_agent.py"), "--bind", f"127.0.0.1:{port}"]
+        process = await trio.lowlevel.open_process(command, env=env, stderr=subprocess.PIPE)
+        assert process.stderr is not None
+        try:
+            logs = b""
+            while b"Running on" not in logs:
+                data = await process.stderr.receive_some()
+                assert data, logs.decode()
+                logs += data
+            url = f"http://127.0.0.1:{port}/webhook"
+            calls = [await emulator.place_call(url, secret=SECRET, caller=caller) for _ in "ab"]
+            await on_the_line.wait()
+            for call in calls:
+                await call.wait_state("accepted")
+            process.send_signal(signal.SIGINT)
+            assert await process.wait() == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            await process.stderr.aclose()
+        for call in calls:
+            assert await call.wait_ended() == "ended" and call.ended_by == "agent"
+        for connection in emulator.connections:
+            await connection.closed.wait()
+            assert connection.received_close_code == 1000

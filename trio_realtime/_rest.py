@@ -12,8 +12,6 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
-
 from ._endpoint import AzureEndpoint, TokenProvider, _call, _ws_scheme, default_base_url
 from ._errors import (
     APIStatusError,
@@ -108,6 +106,8 @@ async def post_json(target: RestTarget, path: str, body: Mapping[str, Any] | Non
         ConnectError: the service could not be reached.
         InterceptorError: an interceptor's ``on_connect`` hook raised.
     """
+    import httpx  # here, not at import: `import trio_realtime` stays fast
+
     request = await target.request(path)
     try:
         async with httpx.AsyncClient(timeout=target.timeout) as http:

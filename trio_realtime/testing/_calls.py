@@ -17,7 +17,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 import numpy as np
 import numpy.typing as npt
 import trio
@@ -367,6 +366,8 @@ async def _deliver(
     retry_delays: Sequence[float],
 ) -> bool:
     """POST the webhook, retrying after each failure; True once answered 2xx."""
+    import httpx
+
     delays = [0.0, *retry_delays]
     async with httpx.AsyncClient(timeout=10.0) as http:
         for delay in delays:
