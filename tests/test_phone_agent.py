@@ -162,10 +162,39 @@ async def test_shutting_the_server_down_hangs_up_live_calls() -> None:
         assert emulator.connections[0].received_close_code == 1000
 
 
-async def test_trio_realtime_serve_places_a_call_to_a_webhook_url() -> None:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def running(command: list[str], env: dict[str, str]) -> AsyncIterator[Any]:
+    """A child process with its stderr piped; killed if still running at the end."""
+    process = await trio.lowlevel.open_process(
+        command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.stderr.aclose()
+
+
+async def read_until(process: Any, marker: bytes, seen: bytes = b"") -> bytes:
+    """Everything the process wrote to stderr up to (and with) ``marker``."""
+    while marker not in seen:
+        data = await process.stderr.receive_some()
+        assert data, f"the process exited before writing {marker!r}: {seen.decode()}"
+        seen += data
+    return seen
+
+
+async def test_trio_realtime_serve_places_a_call_to_a_webhook_url() -> None:
+    port = free_port()
     client = rt.RealtimeClient(api_key=KEY, base_url=f"ws://127.0.0.1:{port}/v1")
     agent = phone_agent.PhoneAgent(client=client, secret=SECRET)
     config = hypercorn.config.Config()
@@ -178,27 +207,10 @@ async def test_trio_realtime_serve_places_a_call_to_a_webhook_url() -> None:
         command = [sys.executable, "-m", "trio_realtime", "serve", "--port", str(port)]
         command += ["--api-key", KEY, "--call", f"{binds[0]}/webhook"]
         command += ["--say", "1", "--say", "Please transfer to human"]
-        env = {**os.environ, "OPENAI_WEBHOOK_SECRET": SECRET}
-        process = await trio.lowlevel.open_process(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
-        assert process.stderr is not None and process.stdout is not None
-        try:
-            errors = b""
-            while b"referred" not in errors:
-                data = await process.stderr.receive_some()
-                assert data, errors.decode()
-                errors += data
-            while b"caller pressed" not in errors:
-                errors += await process.stderr.receive_some()
+        async with running(command, {"OPENAI_WEBHOOK_SECRET": SECRET}) as process:
+            errors = await read_until(process, b"caller pressed")
             process.send_signal(signal.SIGINT)
             assert await process.wait() == 0
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            await process.stdout.aclose()
-            await process.stderr.aclose()
         shutdown.set()
     text = errors.decode()
     assert f"referred to {phone_agent.HUMAN} (by transfer)" in text
@@ -209,9 +221,7 @@ async def test_trio_realtime_serve_places_a_call_to_a_webhook_url() -> None:
 
 
 async def test_ctrl_c_on_the_example_hangs_up_every_live_call() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     on_the_line = trio.Event()
 
     async def caller(phone: SimulatedCaller) -> None:
@@ -221,20 +231,13 @@ async def test_ctrl_c_on_the_example_hangs_up_every_live_call() -> None:
 
     async with open_emulator(api_key=KEY) as emulator:
         env = {
-            **os.environ,
             "OPENAI_API_KEY": KEY,
             "OPENAI_BASE_URL": emulator.http_url,
             "OPENAI_WEBHOOK_SECRET": SECRET,
         }
         command = [sys.executable, str(EXAMPLES / "phone_agent.py"), "--bind", f"127.0.0.1:{port}"]
-        process = await trio.lowlevel.open_process(command, env=env, stderr=subprocess.PIPE)
-        assert process.stderr is not None
-        try:
-            logs = b""
-            while b"Running on" not in logs:
-                data = await process.stderr.receive_some()
-                assert data, logs.decode()
-                logs += data
+        async with running(command, env) as process:
+            await read_until(process, b"Running on")
             url = f"http://127.0.0.1:{port}/webhook"
             calls = [await emulator.place_call(url, secret=SECRET, caller=caller) for _ in "ab"]
             await on_the_line.wait()
@@ -242,11 +245,6 @@ async def test_ctrl_c_on_the_example_hangs_up_every_live_call() -> None:
                 await call.wait_state("accepted")
             process.send_signal(signal.SIGINT)
             assert await process.wait() == 0
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            await process.stderr.aclose()
         for call in calls:
             assert await call.wait_ended() == "ended" and call.ended_by == "agent"
         for connection in emulator.connections:
