@@ -24,6 +24,7 @@ import trio_realtime
 import trio_realtime.audio
 import trio_realtime.events
 import trio_realtime.testing
+import trio_realtime.webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_MODULES = (
@@ -31,6 +32,7 @@ PUBLIC_MODULES = (
     trio_realtime.events,
     trio_realtime.audio,
     trio_realtime.testing,
+    trio_realtime.webhooks,
 )
 BUILD_TIMEOUT = 300.0
 """Seconds; a build takes a few seconds on the project's machines."""

@@ -8,7 +8,8 @@ through a bounded stream; everything the library raises derives from
 
 from __future__ import annotations
 
-from . import events as events
+from . import events as events, webhooks as webhooks
+from ._calls import RealtimeCalls as RealtimeCalls
 from ._client import ClientSecret as ClientSecret, RealtimeClient as RealtimeClient
 from ._endpoint import AzureEndpoint as AzureEndpoint
 from ._engine import (
@@ -20,17 +21,23 @@ from ._engine import (
     TranslationOptions as TranslationOptions,
 )
 from ._errors import (
+    APIStatusError as APIStatusError,
     AuthenticationError as AuthenticationError,
+    ConflictError as ConflictError,
     ConnectError as ConnectError,
     ConnectTimeout as ConnectTimeout,
     HeartbeatTimeout as HeartbeatTimeout,
     InterceptorError as InterceptorError,
+    NotFoundError as NotFoundError,
     ProtocolError as ProtocolError,
     RealtimeError as RealtimeError,
     ResumeExhausted as ResumeExhausted,
     ServerError as ServerError,
     SessionClosed as SessionClosed,
     Unsent as Unsent,
+    WebhookError as WebhookError,
+    WebhookSignatureError as WebhookSignatureError,
+    WebhookTimestampError as WebhookTimestampError,
 )
 from ._interceptors import (
     Interceptor as Interceptor,
@@ -53,6 +60,7 @@ from ._recording import (
 )
 from ._session import (
     RealtimeSession as RealtimeSession,
+    SidebandSession as SidebandSession,
     TranscriptionSession as TranscriptionSession,
     open_realtime_session as open_realtime_session,
     open_transcription_session as open_transcription_session,
@@ -101,9 +109,11 @@ from .events import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIStatusError",
     "AuthenticationError",
     "AzureEndpoint",
     "ClientSecret",
+    "ConflictError",
     "ConnectError",
     "ConnectRequest",
     "ConnectTimeout",
@@ -119,7 +129,9 @@ __all__ = [
     "MetricsInterceptor",
     "MetricsSummary",
     "ModelPrice",
+    "NotFoundError",
     "ProtocolError",
+    "RealtimeCalls",
     "RealtimeClient",
     "RealtimeError",
     "ResumeExhausted",
@@ -149,6 +161,7 @@ __all__ = [
     "ToolStarted",
     "Tools",
     "TranslationOptions",
+    "SidebandSession",
     "TranscriptionSession",
     "TranslationResult",
     "TranslationSegment",
@@ -158,6 +171,9 @@ __all__ = [
     "TurnMetrics",
     "UnknownRealtimeEvent",
     "Unsent",
+    "WebhookError",
+    "WebhookSignatureError",
+    "WebhookTimestampError",
     "events",
     "open_realtime_session",
     "open_tool_runner",
@@ -169,5 +185,6 @@ __all__ = [
     "parse_translation_server_event",
     "read_price_table",
     "read_recording",
+    "webhooks",
     "__version__",
 ]

@@ -6,15 +6,16 @@ call into the same ``open_*_session`` functions (one implementation, two doors).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Unpack
 
-from ._endpoint import AzureEndpoint, TokenProvider, _call, _ws_scheme, default_base_url
+from ._calls import RealtimeCalls
+from ._endpoint import AzureEndpoint, TokenProvider
 from ._engine import ConversationOptions, SessionOptions, TranslationOptions, resolve
-from ._errors import AuthenticationError, ConnectError, RealtimeError, ServerError
+from ._errors import ServerError
+from ._rest import RestTarget, post_json
 from ._session import (
     RealtimeSession,
     SessionInput,
@@ -57,14 +58,6 @@ class _Unset:
 
 
 _UNSET = _Unset()
-
-
-def _http_base(ws_base: str) -> str:
-    if ws_base.startswith("wss://"):
-        return "https://" + ws_base[len("wss://") :]
-    if ws_base.startswith("ws://"):
-        return "http://" + ws_base[len("ws://") :]
-    return ws_base
 
 
 class RealtimeClient:
@@ -194,8 +187,9 @@ class RealtimeClient:
     ) -> AbstractAsyncContextManager[RealtimeSession]:
         """Open a conversation session: exactly :func:`~trio_realtime.open_realtime_session`.
 
-        ``overrides`` change any of its options for this session only (``interceptors``
-        are added after the client's).
+        ``call_id`` joins an accepted SIP/WebRTC call as its sideband session instead
+        of starting a conversation. ``overrides`` change any of its options for this
+        session only (``interceptors`` are added after the client's).
         """
         return self._tally.track(
             open_realtime_session(model, session=session, **self._options(overrides))
@@ -221,14 +215,22 @@ class RealtimeClient:
             open_transcription_session(session=session, **self._options(overrides))
         )
 
-    async def _authorization(self) -> dict[str, str]:
-        if self.azure is not None:
-            return dict(await self.azure.headers())
-        key = self.api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            raise AuthenticationError("no API key: pass api_key= or set OPENAI_API_KEY")
-        secret = key if isinstance(key, str) else await _call(key)
-        return {"Authorization": f"Bearer {secret}", **self._headers()}
+    # -- REST: call control (telephony) --------------------------------------------
+
+    def _rest(self) -> RestTarget:
+        return RestTarget(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            azure=self.azure,
+            headers=self._headers(),
+            interceptors=self.options["interceptors"],
+            timeout=self.options["connect_timeout"],
+        )
+
+    @property
+    def calls(self) -> RealtimeCalls:
+        """Accept, reject, transfer and hang up SIP calls (``/v1/realtime/calls/...``)."""
+        return RealtimeCalls(self._rest())
 
     async def create_client_secret(
         self,
@@ -239,7 +241,7 @@ class RealtimeClient:
         """Mint an ephemeral key for a realtime or transcription session.
 
         ``POST /v1/realtime/client_secrets``; ``expires_after`` in seconds (10 to 7200,
-        the service defaults to 600). Needs the ``secrets`` extra (httpx).
+        the service defaults to 600).
 
         Raises:
             AuthenticationError: the service refused the API key.
@@ -281,41 +283,10 @@ class RealtimeClient:
         return ClientSecret(str(data["value"]), int(data["expires_at"]), parsed)
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            import httpx
-        except ImportError as exc:
-            raise RealtimeError(
-                "client secrets need httpx: pip install 'trio-realtime[secrets]'"
-            ) from exc
-        base = _http_base(_ws_scheme((self.base_url or default_base_url()).rstrip("/")))
-        url = f"{base}/{path}"
-        headers = await self._authorization()
-        try:
-            async with httpx.AsyncClient(timeout=self.options["connect_timeout"]) as http:
-                response = await http.post(url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise ConnectError(f"could not reach {base}: {exc}") from exc
-        try:
-            data = response.json()
-        except ValueError:
-            data = {}
-        if response.status_code in (401, 403):
-            raise AuthenticationError(_error_message(data, response.status_code))
-        if response.status_code >= 400 or not isinstance(data, dict):
-            error = data.get("error", {}) if isinstance(data, dict) else {}
-            raise ServerError(
-                _error_message(data, response.status_code),
-                type=str(error.get("type") or ""),
-                code=error.get("code"),
-                param=error.get("param"),
-            )
+        data = await post_json(self._rest(), path, body)
+        if not isinstance(data, dict):
+            raise ServerError(f"the service answered {path} with no JSON object")
         return data
-
-
-def _error_message(data: Any, status: int) -> str:
-    error = data.get("error") if isinstance(data, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    return str(message or f"HTTP {status}")
 
 
 def _secret_body(

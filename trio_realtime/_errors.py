@@ -14,17 +14,23 @@ if TYPE_CHECKING:
     from .events import RealtimeEvent
 
 __all__ = [
+    "APIStatusError",
     "AuthenticationError",
+    "ConflictError",
     "ConnectError",
     "ConnectTimeout",
     "HeartbeatTimeout",
     "InterceptorError",
+    "NotFoundError",
     "ProtocolError",
     "RealtimeError",
     "ResumeExhausted",
     "ServerError",
     "SessionClosed",
     "Unsent",
+    "WebhookError",
+    "WebhookSignatureError",
+    "WebhookTimestampError",
 ]
 
 
@@ -138,3 +144,56 @@ class ServerError(RealtimeError):
         self.code = code
         self.param = param
         self.event_id = event_id
+
+
+# -- REST calls and webhooks (telephony) ------------------------------------------------
+
+
+class APIStatusError(ServerError):
+    """A REST call was answered with an HTTP error status.
+
+    ``status_code`` is the HTTP status; ``message`` (and ``type``, ``code``, ``param``)
+    come from the service's ``{"error": {...}}`` body.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        type: str = "",
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(f"HTTP {status_code}: {message}", type=type, code=code, param=param)
+        self.message = message
+        self.status_code = status_code
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404: the resource does not exist (e.g. an unknown or already ended call id)."""
+
+
+class ConflictError(APIStatusError):
+    """HTTP 409: the resource is not in a state that allows the request (e.g. a call
+    that was already accepted)."""
+
+
+class WebhookError(RealtimeError):
+    """A webhook request could not be verified or its body is not a webhook event."""
+
+
+class WebhookSignatureError(WebhookError):
+    """The webhook's signature headers are missing, malformed or match no signature made
+    with the secret: the request did not come from the service (or the secret is wrong)."""
+
+
+class WebhookTimestampError(WebhookError):
+    """The webhook's timestamp is outside the tolerance (a stale or replayed request).
+
+    ``age_s`` is how old the request is (negative: from the future).
+    """
+
+    def __init__(self, message: str, *, age_s: float) -> None:
+        super().__init__(message)
+        self.age_s = age_s

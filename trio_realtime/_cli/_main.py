@@ -20,6 +20,9 @@ __all__ = ["EMULATOR_KEY_VARIABLE", "build_parser", "emulator_key", "main"]
 
 EMULATOR_KEY_VARIABLE = "TRIO_REALTIME_EMULATOR_KEY"
 """The environment variable ``serve`` reads its one accepted key from (unless --api-key)."""
+WEBHOOK_SECRET_VARIABLE = "OPENAI_WEBHOOK_SECRET"
+"""Where ``serve --call`` finds the webhook secret (unless --webhook-secret)."""
+DEFAULT_CALLER_LINES = ("Hello, I have a question about my order.",)
 
 
 def _add_serve(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,6 +76,32 @@ def _add_serve(subcommands: argparse._SubParsersAction[argparse.ArgumentParser])
         action="store_true",
         help="log each connection as it closes (who closed, events both ways) to stderr",
     )
+    serve.add_argument(
+        "--call",
+        action="append",
+        default=[],
+        metavar="WEBHOOK_URL",
+        help=(
+            "once running, place a simulated SIP call: POST a signed realtime.call.incoming"
+            " webhook to this URL (repeatable); the caller hears the greeting, says each"
+            " --say line, hangs up; the outcome is printed"
+        ),
+    )
+    serve.add_argument(
+        "--webhook-secret",
+        default=None,
+        metavar="WHSEC",
+        help=(
+            f"the whsec_... secret that signs --call webhooks (default: ${WEBHOOK_SECRET_VARIABLE})"
+        ),
+    )
+    serve.add_argument(
+        "--say",
+        action="append",
+        default=None,
+        metavar="TEXT",
+        help="what the --call caller says, one line per --say (DTMF keys only: pressed)",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -105,6 +134,33 @@ def _serve(args: argparse.Namespace) -> int:
         logger = logging.getLogger("trio_realtime.testing")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    secret = args.webhook_secret or os.environ.get(WEBHOOK_SECRET_VARIABLE)
+    if args.call and not secret:
+        print(
+            f"error: --call needs --webhook-secret or ${WEBHOOK_SECRET_VARIABLE}", file=sys.stderr
+        )
+        return 2
+
+    async def ring(emulator: Any, url: str) -> None:
+        from ..testing import scripted_caller
+
+        lines = tuple(args.say or DEFAULT_CALLER_LINES)
+        try:
+            call = await emulator.place_call(url, secret=secret, caller=scripted_caller(*lines))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            return
+        print(f"call {call.call_id} to {url}: ringing", file=sys.stderr, flush=True)
+        state = await call.wait_ended()
+        detail = {"referred": f" to {call.referred_to}", "rejected": f" ({call.reject_status})"}
+        print(
+            f"call {call.call_id}: {state}{detail.get(state, '')} (by {call.ended_by});"
+            f" webhook attempts {[d.status for d in call.deliveries]}",
+            file=sys.stderr,
+        )
+        for reply in call.heard:
+            print(f"  caller heard: {reply.transcript!r}", file=sys.stderr)
+        print(f"  caller pressed: {call.keys_pressed!r}", file=sys.stderr, flush=True)
 
     async def run() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -125,8 +181,12 @@ def _serve(args: argparse.Namespace) -> int:
                         file=sys.stderr,
                     )
                 print("Realtime emulator running; Ctrl-C to stop.", file=sys.stderr, flush=True)
-                async for _ in signals:
-                    break
+                async with trio.open_nursery() as calls:
+                    for url in args.call:
+                        calls.start_soon(ring, emulator, url)
+                    async for _ in signals:
+                        break
+                    calls.cancel_scope.cancel("the emulator is stopping")
 
     try:
         trio.run(run)

@@ -98,6 +98,9 @@ class ConversationOptions(SessionOptions, total=False):
 
     audio_chunk_ms: Annotated[int, Default(AUDIO_CHUNK_MS)]
     """Milliseconds of audio per ``input_audio_buffer.append`` event."""
+    call_id: Annotated[str | None, Default(None)]
+    """Join the session of a live SIP or WebRTC call (the sideband: ``?call_id=``) instead
+    of opening one for a model; audio travels on the call's media leg, not here."""
     resume: Annotated[ResumePolicy | None, Default(None)]
     """Move to a new connection after a drop or ahead of the 60-minute cap, with the
     configuration and conversation carried over (``ResumePolicy``); None: never."""

@@ -23,6 +23,13 @@ from ._brain import (
     BrainRequest as BrainRequest,
     default_brain as default_brain,
 )
+from ._calls import (
+    CallerScript as CallerScript,
+    CallState as CallState,
+    EmulatedCall as EmulatedCall,
+    HeardReply as HeardReply,
+    WebhookDelivery as WebhookDelivery,
+)
 from ._connection import (
     ConnectionKind as ConnectionKind,
     ConnectionStatistics as ConnectionStatistics,
@@ -37,6 +44,11 @@ from ._server import (
     open_emulator as open_emulator,
     serve_emulator as serve_emulator,
 )
+from ._sip import (
+    SimulatedCaller as SimulatedCaller,
+    caller_voice as caller_voice,
+    scripted_caller as scripted_caller,
+)
 from ._thread import (
     EmulatorThread as EmulatorThread,
     run_emulator_in_thread as run_emulator_in_thread,
@@ -46,18 +58,26 @@ __all__ = [
     "Brain",
     "BrainReply",
     "BrainRequest",
+    "CallState",
+    "CallerScript",
     "ConnectionKind",
     "ConnectionStatistics",
+    "EmulatedCall",
     "Emulator",
     "EmulatorConnection",
     "EmulatorStatistics",
     "EmulatorThread",
     "Faults",
     "Retention",
+    "HeardReply",
+    "SimulatedCaller",
+    "WebhookDelivery",
+    "caller_voice",
     "default_brain",
     "example_arguments",
     "open_emulator",
     "run_emulator_in_thread",
+    "scripted_caller",
     "serve_emulator",
     "TimelineEntry",
 ]

@@ -52,7 +52,7 @@ from ._config import (
 )
 from ._conversation import Conversation, public_item
 from ._formats import bytes_per_ms, decode_input_audio
-from ._input_audio import InputAudioBuffer, transcribe
+from ._input_audio import InputAudioBuffer, Transcription, transcribe
 from ._link import Link
 from ._responses import ResponseRun
 
@@ -293,8 +293,12 @@ class RealtimeSession:
         if settings is not None:
             await self._transcribe(item_id, audio, str(settings.get("model") or ""))
 
+    def transcription_of(self, item_id: str, audio: bytes, model: str) -> Transcription:
+        """The input transcription of a committed item (a phone call's caller knows its words)."""
+        return transcribe(audio, self.input_format, model)
+
     async def _transcribe(self, item_id: str, audio: bytes, model: str) -> None:
-        result = transcribe(audio, self.input_format, model)
+        result = self.transcription_of(item_id, audio, model)
         logprobs = "item.input_audio_transcription.logprobs" in (self.config.get("include") or [])
         for delta in result.deltas:
             extra: dict[str, Any] = {"obfuscation": self.link.ids.obfuscation(delta)}

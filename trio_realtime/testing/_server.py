@@ -8,7 +8,7 @@ import functools
 import json
 import logging
 import socket as stdlib_socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -24,6 +24,7 @@ from trio_websocket import (
 from .._recording import Recording, read_recording
 from ._apierrors import ApiError
 from ._brain import Brain
+from ._calls import RETRY_DELAYS, CallerScript, CallRegistry, EmulatedCall
 from ._connection import ConnectionKind, ConnectionStatistics, EmulatorConnection
 from ._faults import Faults
 from ._http import HttpRequest, HttpResponse, error_response, read_opening, serve_http
@@ -39,6 +40,7 @@ from ._secrets import (
     model_supported,
     new_secret_value,
 )
+from ._sip import CallLink, CallSession
 from ._wire import TapStream
 
 __all__ = ["Emulator", "EmulatorStatistics", "load_replay", "open_emulator", "serve_emulator"]
@@ -273,6 +275,10 @@ class Emulator:
         self._replay: ReplayScript | None = (
             None if options.replay is None else ReplayScript.from_recording(options.replay)
         )
+        self._calls = CallRegistry(port=port)
+        self.trio_token = trio.lowlevel.current_trio_token()
+        """The emulator's Trio loop, for ``trio.from_thread.run(emulator.place_call, ...,
+        trio_token=emulator.trio_token)`` when it runs in a thread."""
 
     def __repr__(self) -> str:
         return f"<Emulator {self.url} connections={self._accepted}>"
@@ -458,6 +464,13 @@ class Emulator:
         )
         record.client_secret = admission.secret is not None
         rejection = admission.rejection
+        call: EmulatedCall | None = None
+        if rejection is None and admission.kind == "realtime" and "call_id" in route.query:
+            joined = self._calls.sideband(route.query["call_id"])
+            if isinstance(joined, ApiError):
+                rejection = (joined, 4000)
+            else:
+                call = joined
         replay = self._replay
         if rejection is None and replay is not None and replay.kind != admission.kind:
             message = (
@@ -471,10 +484,16 @@ class Emulator:
         self.connections.append(record)
         self._open[tap] = record
         self._notify()
-        link = Link(ws, tap, record, self.options, model=admission.model)
-        secret_session = None if admission.secret is None else admission.secret.session
+        if call is None:
+            link = Link(ws, tap, record, self.options, model=admission.model)
+            secret_session = None if admission.secret is None else admission.secret.session
+            make_session = _session_factory(admission.kind, secret_session, replay)
+        else:
+            link = CallLink(ws, tap, record, self.options, model=admission.model, call=call)
+            call._attach(link)
+            make_session = _call_session_factory(call)
         try:
-            await link.run(_session_factory(admission.kind, secret_session, replay), rejection)
+            await link.run(make_session, rejection)
         except Exception:
             log.exception("emulator: connection #%d failed", record.number)
             with trio.move_on_after(CLOSE_TIMEOUT, shield=True):
@@ -491,8 +510,24 @@ class Emulator:
             return None
         return secret
 
+    def _refused_key(self, request: HttpRequest, purpose: str) -> HttpResponse | None:
+        """The 401 for a REST request without an acceptable API key, else None."""
+        key = _credentials(request.headers, request.query, ())
+        if key is None:
+            return error_response(401, ApiError(None, _NO_KEY_MESSAGE))
+        if key.startswith("ek_"):
+            message = f"Client secrets cannot {purpose}; use an API key."
+            return error_response(401, ApiError("invalid_api_key", message))
+        if self.options.api_key is not None and key != self.options.api_key:
+            return error_response(401, _incorrect_key())
+        return None
+
     async def _http_request(self, request: HttpRequest) -> HttpResponse:
         await trio.lowlevel.checkpoint()
+        call_route = self._calls.route(request.path, _BASES)
+        if call_route is not None:
+            refused = self._refused_key(request, "control calls")
+            return refused or await self._calls.handle(request, *call_route)
         endpoint = _secret_endpoint(request.path)
         if endpoint is None or request.method != "POST":
             if request.method == "GET" and _route(request.path) is not None:
@@ -500,14 +535,9 @@ class Emulator:
                 return error_response(426, ApiError(None, message))
             message = f"Invalid URL ({request.method} {request.path})"
             return error_response(404, ApiError(None, message))
-        key = _credentials(request.headers, request.query, ())
-        if key is None:
-            return error_response(401, ApiError(None, _NO_KEY_MESSAGE))
-        if key.startswith("ek_"):
-            message = "Client secrets cannot create client secrets; use an API key."
-            return error_response(401, ApiError("invalid_api_key", message))
-        if self.options.api_key is not None and key != self.options.api_key:
-            return error_response(401, _incorrect_key())
+        refused = self._refused_key(request, "create client secrets")
+        if refused is not None:
+            return refused
         try:
             body: Any = json.loads(request.body) if request.body.strip() else {}
         except ValueError:
@@ -524,6 +554,52 @@ class Emulator:
         self._secrets[secret.value] = secret
         log.info("emulator: minted a %s client secret for %d s", kind, seconds)
         return HttpResponse(200, secret.response())
+
+    # -- phone calls -----------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[EmulatedCall]:
+        """Every call placed with :meth:`place_call`, in order."""
+        return list(self._calls.calls.values())
+
+    async def place_call(
+        self,
+        webhook_url: str,
+        *,
+        secret: str,
+        caller: CallerScript | None = None,
+        from_number: str = "+14155550123",
+        to_number: str = "+18005550199",
+        sip_headers: Sequence[tuple[str, str]] | None = None,
+        sip_media_security: str | None = "srtp",
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+        duplicate_delivery: bool = False,
+    ) -> EmulatedCall:
+        """Ring the application: POST a signed ``realtime.call.incoming`` to ``webhook_url``.
+
+        ``secret`` (``whsec_...``) signs it as the service would. A delivery that fails
+        (no 2xx, no connection) is retried after each of ``retry_delays`` seconds with the
+        same ``webhook-id``; ``duplicate_delivery`` delivers it once more after a success
+        (webhooks are at-least-once). Returns once delivered (or given up: the call
+        then ends, ``ended_by="webhook"``); the application answers through
+        ``/v1/realtime/calls/{call_id}/accept`` and joins with ``?call_id=``. Once the
+        sideband joined, ``caller(SimulatedCaller)`` plays the person on the phone.
+        ``sip_headers`` replace the INVITE's default headers (built from the numbers).
+
+        Raises:
+            ValueError: ``secret`` is not a ``whsec_`` secret.
+        """
+        return await self._calls.place(
+            webhook_url,
+            secret=secret,
+            caller=caller,
+            from_number=from_number,
+            to_number=to_number,
+            sip_headers=sip_headers,
+            sip_media_security=sip_media_security,
+            retry_delays=retry_delays,
+            duplicate_delivery=duplicate_delivery,
+        )
 
     def _notify(self) -> None:
         self._changed.set()
@@ -545,6 +621,14 @@ def _session_factory(
         from ._realtime import RealtimeSession
 
         return RealtimeSession(link, transcription=kind == "transcription", config=config)
+
+    return make
+
+
+def _call_session_factory(call: EmulatedCall) -> Callable[[Link], Session]:
+    def make(link: Link) -> Session:
+        assert isinstance(link, CallLink) and call.session is not None
+        return CallSession(link, call=call, config=call.session)
 
     return make
 
