@@ -100,8 +100,8 @@ class SessionClosed(RealtimeError):
     def __init__(self, code: int, reason: str = "") -> None:
         detail = f", {reason}" if reason else ""
         super().__init__(f"the session closed with code {code}{detail}")
-        self.code = code
-        self.reason = reason
+        self.code: int = code
+        self.reason: str = reason
 
 
 class ResumeExhausted(SessionClosed):
@@ -109,8 +109,9 @@ class ResumeExhausted(SessionClosed):
     and time; ``code`` is the close that started it, ``__cause__`` the last attempt's error."""
 
     def __init__(self, code: int, message: str) -> None:
-        super().__init__(code)
-        self.args = (message,)
+        RealtimeError.__init__(self, message)
+        self.code = code
+        self.reason = ""
 
 
 class HeartbeatTimeout(RealtimeError):

@@ -138,7 +138,7 @@ class RealtimeSession(AudioSession):
         """The server's effective configuration (``session.created`` / ``.updated``)."""
         self.config = config
         self._formats = (input_format_of(config), _output_format_of(config))
-        self.session_id = config.id or self.session_id
+        self._note_session_id(config.id)
 
     def _observe(self, event: RealtimeEvent) -> bool | None:
         if self._resumer is not None and self._resumer.observe(event) is False:

@@ -274,11 +274,15 @@ class Engine:
         False to keep it from the application (a reply to the session's own request)."""
         return None
 
+    def _note_session_id(self, session_id: str | None) -> None:
+        """The server named the session (``session.created``, a resumed connection's too)."""
+        self.session_id = session_id or self.session_id
+
     def _session_reported(
         self, session_id: str | None, *, created: bool, event: RealtimeEvent
     ) -> None:
         """``session.created`` opens the session; ``session.updated`` answers an update."""
-        self.session_id = session_id or self.session_id
+        self._note_session_id(session_id)
         if created:
             self._life.opened()
         else:

@@ -56,7 +56,7 @@ from ._input_audio import InputAudioBuffer, Transcription, transcribe
 from ._link import Link
 from ._responses import ResponseRun
 
-__all__ = ["RealtimeSession"]
+__all__ = ["EmulatedSession"]
 
 _MIN_COMMIT_MS = 100
 _RATE_LIMIT_TOKENS = 15_000_000
@@ -87,7 +87,7 @@ _TRANSCRIPTION_EVENTS = frozenset(
 )
 
 
-class RealtimeSession:
+class EmulatedSession:
     """The state machine of a realtime (or transcription) connection.
 
     ``config``: the session to start with (a client secret's), instead of the defaults.

@@ -50,7 +50,7 @@ from ._conversation import StreamingAudio, public_item
 from ._formats import bytes_per_ms, synthesize_voice, to_output_format
 
 if TYPE_CHECKING:
-    from ._realtime import RealtimeSession
+    from ._realtime import EmulatedSession
 
 __all__ = ["ResponseRun"]
 
@@ -70,7 +70,7 @@ class ResponseRun:
 
     def __init__(
         self,
-        session: RealtimeSession,
+        session: EmulatedSession,
         params: dict[str, Any],
         *,
         context: list[dict[str, Any]] | None,

@@ -618,9 +618,9 @@ def _session_factory(
             from ._translation import TranslationSessionState
 
             return TranslationSessionState(link, config=config)
-        from ._realtime import RealtimeSession
+        from ._realtime import EmulatedSession
 
-        return RealtimeSession(link, transcription=kind == "transcription", config=config)
+        return EmulatedSession(link, transcription=kind == "transcription", config=config)
 
     return make
 

@@ -38,7 +38,7 @@ from ._calls import EmulatedCall, HeardReply
 from ._formats import bytes_per_ms, to_output_format
 from ._input_audio import Transcription
 from ._link import Link
-from ._realtime import RealtimeSession
+from ._realtime import EmulatedSession
 
 __all__ = ["CallLink", "CallSession", "SimulatedCaller", "caller_voice", "scripted_caller"]
 
@@ -104,7 +104,7 @@ class CallLink(Link):
 
     def _output_format(self) -> str:
         session = self.session
-        if isinstance(session, RealtimeSession):
+        if isinstance(session, EmulatedSession):
             return str(session.config["audio"]["output"]["format"]["type"])
         return "audio/pcm"
 
@@ -189,7 +189,7 @@ class CallLink(Link):
         )
         self.call._notify()
 
-    async def barge_in(self, session: RealtimeSession) -> None:
+    async def barge_in(self, session: EmulatedSession) -> None:
         """The caller spoke over a reply still playing: clear it, truncate it as heard."""
         for playback in list(self._playing.values()):
             if playback.finishing is None or playback.started_at is None:
@@ -216,7 +216,7 @@ class CallLink(Link):
         )
 
 
-class CallSession(RealtimeSession):
+class CallSession(EmulatedSession):
     """The session of an answered call: the caller's words are known, the caller talks."""
 
     def __init__(self, link: CallLink, *, call: EmulatedCall, config: dict[str, Any]) -> None:
