@@ -38,7 +38,7 @@ if str(BENCH) not in sys.path:
 
 from _common import API_KEY, ROOT, machine_info  # noqa: E402
 
-from trio_realtime.testing import SimulatedCaller, open_emulator  # noqa: E402
+from trio_realtime.testing import Retention, SimulatedCaller, open_emulator  # noqa: E402
 
 SECRET = "whsec_" + "YmVuY2gtcGhvbmUtd2ViaG9vay1zZWNyZXQtMDEyMzQ1"
 QUESTIONS = ("Hello, what are your opening hours", "Thank you, and where are you located")
@@ -167,7 +167,9 @@ async def _calls(emulator: Any, url: str, count: int) -> dict[str, Any]:
 
 async def run(workers_list: list[int], calls_list: list[int], max_wait_ms: float) -> Any:
     rows: list[dict[str, Any]] = []
-    async with open_emulator(api_key=API_KEY, audio_pace=1.0, record=False) as emulator:
+    async with open_emulator(
+        api_key=API_KEY, audio_pace=1.0, retention=Retention(events=False, closed_connections=4)
+    ) as emulator:
         for workers in workers_list:
             with agent_workers(workers, emulator.http_url) as (process, url):
                 await _wait_listening(url, process)

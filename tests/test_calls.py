@@ -246,7 +246,9 @@ async def test_the_sideband_joins_on_asyncio_and_the_official_client_controls_ca
                 partial(hypercorn.asyncio.serve, inbox, config, shutdown_trigger=shutdown.wait)
             )
             call = await anyio.to_thread.run_sync(
-                lambda: trio.from_thread.run(ring, emulator, url, trio_token=emulator.trio_token)
+                lambda: trio.from_thread.run(
+                    ring, emulator.emulator, url, trio_token=emulator.trio_token
+                )
             )
             official = openai.AsyncOpenAI(
                 api_key=KEY, base_url=emulator.http_url, websocket_base_url=emulator.url

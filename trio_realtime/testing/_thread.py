@@ -80,6 +80,14 @@ class EmulatorThread:
         return self._emulator
 
     @property
+    def trio_token(self) -> trio.lowlevel.TrioToken:
+        """The emulator's loop, for ``trio.from_thread.run(..., trio_token=...)`` (e.g. to
+        place a call with :meth:`Emulator.place_call` from another thread)."""
+        if self._token is None:
+            raise LookupError("the emulator's thread has not started; use it in a with block")
+        return self._token
+
+    @property
     def host(self) -> str:
         """The interface the emulator listens on."""
         return self.emulator.host
