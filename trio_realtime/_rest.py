@@ -59,7 +59,7 @@ class RestTarget:
         timeout: float,
     ) -> None:
         self._api_key = api_key
-        self.base = http_base_url(base_url, azure)
+        self.base: str = http_base_url(base_url, azure)
         self._azure = azure
         self._headers = dict(headers)
         self._interceptors = InterceptorChain(interceptors)

@@ -117,7 +117,7 @@ class EmulatedCall:
         """What the caller said, in order."""
         self.keys_pressed = ""
         """The DTMF keys the caller pressed, in order."""
-        self.sidebands = 0
+        self.sidebands: int = 0
         """Sideband WebSocket connections admitted for this call."""
         self.playing: str | None = None
         """The response whose audio is playing to the caller right now, if any."""

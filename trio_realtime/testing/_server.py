@@ -276,7 +276,7 @@ class Emulator:
             None if options.replay is None else ReplayScript.from_recording(options.replay)
         )
         self._calls = CallRegistry(port=port)
-        self.trio_token = trio.lowlevel.current_trio_token()
+        self.trio_token: trio.lowlevel.TrioToken = trio.lowlevel.current_trio_token()
         """The emulator's Trio loop, for ``trio.from_thread.run(emulator.place_call, ...,
         trio_token=emulator.trio_token)`` when it runs in a thread."""
 

@@ -16,7 +16,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -281,6 +281,32 @@ class CallSession(EmulatedSession):
             await trio.sleep_until(start + len(pcm) / 24000 / pace)
 
 
+class _Keypad(Protocol):
+    """Where a caller's key presses go: the call's media leg."""
+
+    async def send_dtmf(self, key: str) -> None:
+        """Report one key press on the caller's keypad to the call's sideband."""
+
+
+class _CallLine(Protocol):
+    """What a :class:`SimulatedCaller` drives: an answered call's session (``CallSession``)."""
+
+    @property
+    def call(self) -> EmulatedCall:
+        """The call this session answered."""
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The session's configuration, in the wire shape."""
+
+    @property
+    def call_link(self) -> _Keypad:
+        """The call's media leg, where key presses go."""
+
+    async def speak(self, speech: npt.NDArray[np.int16], silence_ms: int, words: str) -> float:
+        """Put the caller's speech, then silence, into the input buffer; return when it ended."""
+
+
 class SimulatedCaller:
     """The person on the phone, for a caller script: speaks, presses keys, listens, hangs up.
 
@@ -293,9 +319,9 @@ class SimulatedCaller:
             await caller.hang_up()
     """
 
-    def __init__(self, session: CallSession) -> None:
+    def __init__(self, session: _CallLine) -> None:
         self._session = session
-        self.call = session.call
+        self.call: EmulatedCall = session.call
         self._replies_read = 0
 
     async def say(self, text: str, *, audio: npt.NDArray[np.int16] | None = None) -> float:

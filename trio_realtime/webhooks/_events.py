@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pydantic
 from pydantic import ConfigDict
@@ -74,7 +74,9 @@ class UnknownWebhookEvent(WireModel):
     or logs it and answers 2xx, so the service does not retry it.
     """
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        extra="forbid", arbitrary_types_allowed=True, frozen=True
+    )
 
     type: str = ""
     id: str | None = None
