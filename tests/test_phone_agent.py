@@ -223,10 +223,14 @@ async def test_trio_realtime_serve_places_a_call_to_a_webhook_url() -> None:
 async def test_ctrl_c_on_the_example_hangs_up_every_live_call() -> None:
     port = free_port()
     on_the_line = trio.Event()
+    heard = 0
 
     async def caller(phone: SimulatedCaller) -> None:
+        nonlocal heard
         await phone.wait_reply()
-        on_the_line.set()
+        heard += 1
+        if heard == 2:  # both calls are past their greeting: their sessions are open
+            on_the_line.set()
         await trio.sleep_forever()
 
     async with open_emulator(api_key=KEY) as emulator:
