@@ -95,15 +95,21 @@ class Pace:
     every call costs a task switch per event on the receive path.)
     """
 
-    __slots__ = ("_calls", "_cancel_point")
+    __slots__ = ("_calls", "cancel_point")
 
     def __init__(self, cancel_point: Callable[[], Awaitable[None]]) -> None:
         self._calls = 0
-        self._cancel_point = cancel_point
+        self.cancel_point = cancel_point
+        """The backend's own cancel point (raises if cancelled, never yields)."""
+
+    def due(self) -> bool:
+        """Count a call; True when this one must also be a schedule point.
+
+        The hot paths write ``await (checkpoint() if pace.due() else pace.cancel_point())``
+        rather than awaiting a method of this class: one coroutine less per event.
+        """
+        self._calls += 1
+        return not self._calls % YIELD_EVERY
 
     async def __call__(self) -> None:
-        self._calls += 1
-        if self._calls % YIELD_EVERY:
-            await self._cancel_point()
-        else:
-            await anyio.lowlevel.checkpoint()
+        await (anyio.lowlevel.checkpoint() if self.due() else self.cancel_point())

@@ -107,7 +107,8 @@ class Engine:
     async def __anext__(self) -> RealtimeEvent:
         # A cancel point on every call, a schedule point when it waits and every
         # YIELD_EVERY-th call (Pace); the check comes first, so cancellation loses nothing.
-        await self._pace()
+        pace = self._pace
+        await (anyio.lowlevel.checkpoint() if pace.due() else pace.cancel_point())
         try:
             return await self.events.get()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
@@ -356,7 +357,7 @@ class Engine:
         self._outbox.close(flush=False, failure=failure)
         self._replies.fail(failure)
         self.events.end()
-        self._life.stop_tasks(self.events)
+        self._life.stop_tasks(self.events, self._counters.events_received)
 
     def unsent(self) -> Unsent:
         """What was queued but never written, once the session has closed (else empty)."""

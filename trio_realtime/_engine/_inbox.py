@@ -47,8 +47,6 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         self._ended = False
         self._closed = False
         self._putting = False
-        self.consumed: bool = False
-        """A consumer has asked for an event (``async for`` started)."""
         self.end_seen: bool = False
         """A consumer took everything and saw the end."""
         self._took: LoopEvent | None = None
@@ -84,6 +82,11 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
                 await self._room.wait()
         finally:
             self._putting = False
+
+    @property
+    def consumer_waiting(self) -> bool:
+        """A consumer is parked waiting for an event."""
+        return self._arrived is not None
 
     @property
     def reader_waiting(self) -> bool:
@@ -125,7 +128,6 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
             anyio.EndOfStream: the stream ended and every event was taken.
             anyio.ClosedResourceError: :meth:`aclose` was called.
         """
-        self.consumed = True
         if self.buffer:
             return self._take()
         if self._closed:
@@ -155,7 +157,6 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         Raises EndOfStream or ClosedResourceError as :meth:`receive_nowait`.
         """
         buffer = self.buffer
-        self.consumed = True
         while not buffer:
             if self._closed:
                 raise anyio.ClosedResourceError

@@ -166,7 +166,7 @@ class Lifecycle:
         self.state = State.FAILED
         return True
 
-    def stop_tasks(self, inbox: Inbox) -> None:
+    def stop_tasks(self, inbox: Inbox, received: int) -> None:
         """After a failure: stop the connection's tasks (the connection itself stays for the
         close handshake), and end the caller's block by the rule in the module docstring."""
         if self.connection_scope is not None:
@@ -175,14 +175,16 @@ class Lifecycle:
         if group is None:
             return
         if self.body_running:
-            group.start_soon(self._watch_body, inbox)
+            # Whether the block has read: derived here, so reading costs nothing extra.
+            consumed = inbox.consumer_waiting or received > len(inbox.buffer)
+            group.start_soon(self._watch_body, inbox, consumed)
         else:
             group.cancel_scope.cancel()  # still connecting: nothing to read yet
 
-    async def _watch_body(self, inbox: Inbox) -> None:
+    async def _watch_body(self, inbox: Inbox, consumed: bool) -> None:
         """Cancel the block unless it reads on (``close_timeout`` between events) to the end."""
         with anyio.CancelScope() as self._watch:
-            if inbox.consumed:
+            if consumed:
                 while not inbox.end_seen:
                     with anyio.move_on_after(self.close_timeout) as waited:
                         await inbox.wait_take()
