@@ -319,9 +319,6 @@ async def _run_connections(
         await opening()
         task_status.started()
 
-    async def ready() -> None:
-        pass
-
     with life.background:
         async with anyio.create_task_group() as session_tasks:
             for task in engine._session_tasks():
