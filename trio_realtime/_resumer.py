@@ -1,6 +1,6 @@
 """A conversation session's side of a move to a new connection (``resume=ResumePolicy``).
 
-The engine's connection loop (``_engine._lifecycle``) decides *when* a session moves and
+The engine's connection loop (``_engine._connections``) decides *when* a session moves and
 retries the connect; :class:`Resumer` brings the new connection up to where the old one
 was, before anything else is written to it or read from it:
 

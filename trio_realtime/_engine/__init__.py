@@ -1,6 +1,8 @@
 """The engine under every session, one idea a module.
 
-- ``_lifecycle``: states, failure, close, and the one exception out of the block;
+- ``_lifecycle``: states, the first failure, and how the block learns of the end;
+- ``_run``: running a session around the block, and the one exception out of it;
+- ``_connections``: the connections one after another (resumption);
 - ``_outbox``: outbound order, whole frames, direct writes, what went unsent;
 - ``_room``: room for producers, granted in arrival order;
 - ``_inbox``: inbound order, backpressure, the end of input after every event;
@@ -17,7 +19,7 @@ from ._backend import YIELD_EVERY, Backend, Pace, current_backend
 from ._core import Engine
 from ._heartbeat import Heartbeat
 from ._inbox import Inbox
-from ._lifecycle import NORMAL_CLOSE, Drop, Lifecycle, State, open_engine, run_engine
+from ._lifecycle import NORMAL_CLOSE, Drop, Lifecycle, State
 from ._options import (
     AUDIO_BUFFER_MS,
     AUDIO_CHUNK_MS,
@@ -35,6 +37,7 @@ from ._outbox import CONTROL_BUFFER, Frame, Outbox
 from ._replies import Replies, Reply, ReplyTable
 from ._resume import DEFAULT_RESUME_CODES, ResumePolicy, ResumeReason
 from ._room import Room
+from ._run import open_engine, run_engine
 from ._stats import SessionStatistics
 
 __all__ = [
