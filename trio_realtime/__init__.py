@@ -11,6 +11,10 @@ from __future__ import annotations
 from . import events as events, webhooks as webhooks
 from ._calls import RealtimeCalls as RealtimeCalls
 from ._client import ClientSecret as ClientSecret, RealtimeClient as RealtimeClient
+from ._connect import (
+    open_realtime_session as open_realtime_session,
+    open_transcription_session as open_transcription_session,
+)
 from ._endpoint import AzureEndpoint as AzureEndpoint
 from ._engine import (
     ConversationOptions as ConversationOptions,
@@ -60,11 +64,9 @@ from ._recording import (
 )
 from ._session import (
     RealtimeSession as RealtimeSession,
-    SidebandSession as SidebandSession,
     TranscriptionSession as TranscriptionSession,
-    open_realtime_session as open_realtime_session,
-    open_transcription_session as open_transcription_session,
 )
+from ._sideband import SidebandSession as SidebandSession
 from ._tools import (
     ToolArgumentsError as ToolArgumentsError,
     ToolCall as ToolCall,

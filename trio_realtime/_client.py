@@ -12,17 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, Unpack
 
 from ._calls import RealtimeCalls
+from ._connect import open_realtime_session, open_transcription_session
 from ._endpoint import AzureEndpoint, TokenProvider
 from ._engine import ConversationOptions, SessionOptions, TranslationOptions, resolve
 from ._errors import ServerError
 from ._rest import RestTarget, post_json
-from ._session import (
-    RealtimeSession,
-    SessionInput,
-    TranscriptionSession,
-    open_realtime_session,
-    open_transcription_session,
-)
+from ._session import RealtimeSession, SessionInput, TranscriptionSession
 from ._translation import (
     DEFAULT_TRANSLATION_MODEL,
     RealtimeTranslationSession,

@@ -1,19 +1,18 @@
-"""Conversation sessions: ``open_realtime_session()`` and :class:`RealtimeSession`."""
+"""Conversation sessions: :class:`RealtimeSession` and :class:`TranscriptionSession`
+(opened by ``_connect``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from contextlib import asynccontextmanager
-from typing import Any, NoReturn, Unpack
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ._audio_input import input_format_of
 from ._audio_session import AudioSession
-from ._engine import ConversationOptions, Drop, ReplyTable, open_engine, resolve
-from ._errors import RealtimeError
+from ._engine import ConversationOptions, Drop, ReplyTable
 from ._resumer import WATCHED_EVENTS, Resumer
 from ._transport import Transport
 from ._usage import SessionUsage, UsageLedger
@@ -46,14 +45,7 @@ from .events import (
     parse_server_event,
 )
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "RealtimeSession",
-    "SidebandSession",
-    "TranscriptionSession",
-    "open_realtime_session",
-    "open_transcription_session",
-]
+__all__ = ["DEFAULT_MODEL", "RealtimeSession", "SessionInput", "TranscriptionSession"]
 
 DEFAULT_MODEL = "gpt-realtime"
 """The model used when ``open_realtime_session`` is given none."""
@@ -457,137 +449,6 @@ class TranscriptionSession(RealtimeSession):
 
 
 # -- sideband sessions (telephony: joined by call_id) ----------------------------------
-
-
-class SidebandSession(RealtimeSession):
-    """A session joined to a live SIP or WebRTC call by ``call_id``: control, not audio.
-
-    Made by :func:`open_realtime_session` (``call_id=``). Instructions, tools, items,
-    responses, function calls and the call's events (``input_audio_buffer.dtmf_event_received``,
-    ``output_audio_buffer.started`` / ``stopped`` / ``cleared``) work as on any session;
-    the caller's audio and the model's replies travel on the call's media leg, so the
-    audio helpers raise :class:`~trio_realtime.RealtimeError` here.
-    """
-
-    def __init__(self, options: ConversationOptions, *, call_id: str) -> None:
-        super().__init__(options)
-        self.call_id = call_id
-        """The call this session controls."""
-
-    def _refuse_audio(self, helper: str) -> NoReturn:
-        raise RealtimeError(
-            f"{helper}() is not available on the sideband session of call {self.call_id}:"
-            " the call's media leg (SIP/WebRTC) carries the caller's audio and plays the"
-            " model's; use a session opened with model= to send audio yourself"
-        )
-
-    async def append_audio(self, samples: Any, *, sample_rate: float = 24000) -> None:
-        """Not available on a sideband session: raises RealtimeError."""
-        self._refuse_audio("append_audio")
-
-    def append_audio_nowait(self, samples: Any, *, sample_rate: float = 24000) -> None:
-        """Not available on a sideband session: raises RealtimeError."""
-        self._refuse_audio("append_audio_nowait")
-
-    def append_audio_threadsafe(self, samples: Any, *, sample_rate: float = 24000) -> None:
-        """Not available on a sideband session: raises RealtimeError."""
-        self._refuse_audio("append_audio_threadsafe")
-
-    async def truncate_to_played(
-        self, tracker: PlaybackTracker, *, cancel: bool | None = None
-    ) -> tuple[str, int, int] | None:
-        """Not available on a sideband session (the service truncates what the caller
-        did not hear itself): raises RealtimeError."""
-        self._refuse_audio("truncate_to_played")
-
-
-@asynccontextmanager
-async def open_realtime_session(
-    model: str | None = None,
-    *,
-    session: SessionInput | None = None,
-    **options: Unpack[ConversationOptions],
-) -> AsyncIterator[RealtimeSession]:
-    """Open a Realtime conversation session: ``async with open_realtime_session(...) as s:``.
-
-    Entering connects, waits for ``session.created`` and, with ``session=``, sends it as
-    ``session.update`` and waits for ``session.updated``, all within
-    ``connect_timeout``. The block runs beside the session's reader, writer and
-    heartbeat tasks; leaving it closes the connection (close 1000 within
-    ``close_timeout``), also on error or cancellation.
-
-    ``options`` are the :class:`~trio_realtime.ConversationOptions` (each with its type,
-    default and meaning there): ``api_key`` defaults to ``OPENAI_API_KEY`` (an ephemeral
-    ``ek_`` secret works, and so does a callable returning one); ``url`` to
-    ``OPENAI_WEBSOCKET_BASE_URL`` / ``OPENAI_BASE_URL`` / ``wss://api.openai.com/v1``;
-    ``heartbeat=None`` turns pings off; audio waits locally up to ``audio_buffer_ms`` and
-    goes out in frames of ``audio_chunk_ms``.
-
-    ``call_id`` (from a ``realtime.call.incoming`` webhook, after
-    ``client.calls.accept``) joins that call's session as its sideband instead
-    (``?call_id=`` replaces ``?model=``): the session is a :class:`SidebandSession`.
-
-    The block raises exactly one exception, never a group: its own exception
-    unchanged, a cancellation from outside unchanged, or one of the errors below. Every
-    event received before the session ended is delivered to ``async for`` before the
-    failure; a failure carries what was queued but not written in ``.unsent`` and what was
-    received but never read in ``.unread`` (docs: cancellation and closing).
-
-    Raises:
-        TypeError: an unknown option.
-        ConnectError: the connection could not be opened (DNS, TCP, TLS, handshake, an
-            HTTP status at the upgrade: its ``status``).
-        AuthenticationError: the service refused the credentials.
-        ConnectTimeout: no session within ``connect_timeout``.
-        SessionClosed: the server closed with a code other than 1000, or the connection
-            dropped (1006).
-        HeartbeatTimeout: the peer stopped answering pings.
-        ServerError: the initial ``session=`` was rejected.
-        InterceptorError: an interceptor's hook raised.
-        ValueError: an empty ``call_id``.
-    """
-    resolved = resolve(ConversationOptions, options)
-    call_id = resolved["call_id"]
-    if call_id is not None and (not isinstance(call_id, str) or not call_id):
-        raise ValueError(f"call_id must be a non-empty string, got {call_id!r}")
-    query = (
-        {"call_id": call_id}
-        if call_id
-        else {"model": model or (None if resolved["azure"] is not None else DEFAULT_MODEL)}
-    )
-    make: Callable[[ConversationOptions], RealtimeSession] = (
-        (lambda options: SidebandSession(options, call_id=call_id)) if call_id else RealtimeSession
-    )
-    async with open_engine(make, resolved, path="realtime", query=query, session=session) as opened:
-        yield opened
-
-
-@asynccontextmanager
-async def open_transcription_session(
-    *,
-    session: SessionInput | None = None,
-    **options: Unpack[ConversationOptions],
-) -> AsyncIterator[TranscriptionSession]:
-    """Open a transcription session: ``async with open_transcription_session(...) as s:``.
-
-    Connects with ``?intent=transcription`` (no model); ``session`` (a
-    :class:`~trio_realtime.events.TranscriptionSessionConfig` or a dict: transcription
-    model, language, prompt, delay, turn detection or ``None`` for manual commit, noise
-    reduction, ``include`` for logprobs) is sent as ``session.update`` before the block
-    starts. Options, closing rules and exceptions are those of
-    :func:`open_realtime_session`.
-    """
-    resolved = resolve(ConversationOptions, options)
-    if resolved["call_id"] is not None:
-        raise ValueError("call_id= joins a call's conversation session: use open_realtime_session")
-    async with open_engine(
-        TranscriptionSession,
-        resolved,
-        path="realtime",
-        query={"intent": "transcription"},
-        session=session,
-    ) as opened:
-        yield opened
 
 
 def _output_format_of(config: object) -> str:

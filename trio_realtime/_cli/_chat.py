@@ -17,8 +17,9 @@ from typing import TextIO
 import trio
 
 from .. import audio, events as ev
+from .._connect import open_realtime_session
 from .._prices import ModelPrice
-from .._session import RealtimeSession, open_realtime_session
+from .._session import RealtimeSession
 from .._usage import SessionUsage
 from ._commands import target
 from ._report import print_usage, usage_lines

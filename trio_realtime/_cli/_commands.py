@@ -17,8 +17,8 @@ import trio
 
 from .. import audio, events as ev
 from .._audio_session import AudioSession
+from .._connect import open_realtime_session, open_transcription_session
 from .._prices import ModelPrice
-from .._session import open_realtime_session, open_transcription_session
 from .._translation import TranslationResult, open_translation_session
 from ._report import Progress, Reporting, print_usage
 

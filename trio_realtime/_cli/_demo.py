@@ -18,8 +18,9 @@ import numpy as np
 import trio
 
 from .. import audio, events as ev
+from .._connect import open_realtime_session
 from .._prices import ModelPrice
-from .._session import RealtimeSession, open_realtime_session
+from .._session import RealtimeSession
 from .._translation import TranslationResult, open_translation_session
 from .._usage import SessionUsage
 from ._commands import target
