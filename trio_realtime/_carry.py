@@ -25,7 +25,6 @@ from .events import (
     ConversationItemDoneEvent,
     InputAudioTranscriptionCompletedEvent,
     RealtimeEvent,
-    SessionConfig,
     SessionObject,
 )
 
@@ -188,8 +187,3 @@ def _recent(items: list[dict[str, Any]], policy: ResumePolicy) -> list[dict[str,
         for item in kept
         if item["type"] != "function_call_output" or item.get("call_id") in calls
     ]
-
-
-def is_session_config(config: object) -> bool:
-    """A conversation session's configuration (not a transcription one)."""
-    return isinstance(config, SessionConfig)

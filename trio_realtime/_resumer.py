@@ -77,7 +77,6 @@ class Resumer:
         """Ids of carried items whose ``added``/``done`` the application must not see again."""
         self._speaking = False
         self._turn_changed = anyio.Event()
-        self._drop_seen_at: float | None = None
 
     # -- following the conversation -------------------------------------------------------
 

@@ -32,7 +32,6 @@ __all__ = [
     "Default",
     "SessionOptions",
     "TranslationOptions",
-    "option_names",
     "resolve",
 ]
 
@@ -127,11 +126,6 @@ def _defaults(kind: type) -> dict[str, object]:
             for name, hint in hints.items()
         }
     return found
-
-
-def option_names(kind: type[SessionOptions] = ConversationOptions) -> frozenset[str]:
-    """The names of the options of ``kind``."""
-    return frozenset(_defaults(kind))
 
 
 def resolve(kind: type[_O], given: Mapping[str, Any]) -> _O:
