@@ -31,7 +31,6 @@ import functools
 import logging
 import secrets
 import ssl
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -39,8 +38,6 @@ import anyio
 import sniffio
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidStatus, InvalidURI, PayloadTooBig
-from websockets.frames import Frame, Opcode
-from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import WebSocketURI, parse_uri
@@ -48,6 +45,7 @@ from websockets.uri import WebSocketURI, parse_uri
 from .._errors import ConnectError
 from ._base import ConnectRequest, Transport, TransportClosed, upgrade_refused
 from ._conduit import RECEIVE_SIZE, AsyncioConduit, Conduit, open_conduit
+from ._framing import Framing
 
 __all__ = ["RECEIVE_SIZE", "WebSocketsTransport", "open_websockets"]
 
@@ -55,12 +53,7 @@ logger = logging.getLogger("trio_realtime.transport")
 
 _OPEN = State.OPEN
 _CLOSED = State.CLOSED
-_TEXT = Opcode.TEXT
-_BINARY = Opcode.BINARY
-_CONT = Opcode.CONT
-_PONG = Opcode.PONG
 _STREAM_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
-_INVALID_DATA = 1007
 
 
 def _cancel_point() -> Callable[[], Awaitable[None]] | None:
@@ -97,10 +90,9 @@ class WebSocketsTransport:
         self._conduit = conduit
         self._protocol = protocol
         self._max_size = max_size
-        self._messages: deque[str | bytes] = deque()
-        """Whole messages parsed from the last chunk read, not yet handed out."""
-        self._fragments: list[bytes | bytearray | memoryview] = []
-        self._fragmented_text = False
+        self._framing = Framing(protocol, max_size, self._acknowledge)
+        self._messages = self._framing.messages
+        """Whole messages parsed from the chunks read, not yet handed out."""
         self._outgoing: list[bytes] = []
         """Bytes the protocol produced that are not written yet (written under the lock)."""
         self._send_lock = anyio.Lock(fast_acquire=True)
@@ -277,10 +269,7 @@ class WebSocketsTransport:
         messages = self._messages
         if receiver is None or messages or protocol.state is not _OPEN:
             return False
-        protocol.receive_data(data)
-        events = protocol.events_received()
-        if events:
-            self._process(events)
+        self._framing.feed(data)
         while messages and receiver(messages[0]):
             messages.popleft()
         self._collect()
@@ -316,17 +305,14 @@ class WebSocketsTransport:
                 data = await self._conduit.receive()
             except anyio.EndOfStream:
                 self._eof = True
-                protocol.receive_eof()
+                self._framing.feed_eof()
             except _STREAM_ERRORS as exc:
                 self._eof = True
                 self._lost = exc
-                protocol.receive_eof()
+                self._framing.feed_eof()
             else:
                 if data:  # b"": woken to finish what a pushed chunk left
-                    protocol.receive_data(data)
-            events = protocol.events_received()
-            if events:
-                self._process(events)
+                    self._framing.feed(data)
             self._collect()
             if (self._outgoing or self._conduit.pending) and not self._send_lock.locked():
                 try:
@@ -341,45 +327,6 @@ class WebSocketsTransport:
             if self._read_done is not None:
                 self._read_done.set()
                 self._read_done = None
-
-    def _process(self, events: Sequence[Response | Frame | object]) -> None:
-        """Turn frames into whole messages (reassembling fragments); note pongs."""
-        messages = self._messages
-        for frame in events:
-            if not isinstance(frame, Frame):
-                continue  # the handshake's Response
-            opcode = frame.opcode
-            if opcode is _TEXT and frame.fin:
-                try:
-                    messages.append(str(frame.data, "utf-8"))
-                except UnicodeDecodeError as exc:
-                    self._fail_invalid_text(exc)
-                    return
-            elif opcode is _BINARY and frame.fin:
-                messages.append(bytes(frame.data))
-            elif opcode is _TEXT or opcode is _BINARY:
-                self._fragments = [frame.data]
-                self._fragmented_text = opcode is _TEXT
-            elif opcode is _CONT:
-                self._fragments.append(frame.data)
-                if frame.fin:
-                    whole = b"".join(self._fragments)
-                    self._fragments = []
-                    if not self._fragmented_text:
-                        messages.append(whole)
-                        continue
-                    try:
-                        messages.append(str(whole, "utf-8"))
-                    except UnicodeDecodeError as exc:
-                        self._fail_invalid_text(exc)
-                        return
-            elif opcode is _PONG:
-                self._acknowledge(bytes(frame.data))
-
-    def _fail_invalid_text(self, exc: UnicodeDecodeError) -> None:
-        logger.warning("the server sent a text message that is not UTF-8: %s", exc.reason)
-        self._protocol.fail(_INVALID_DATA, "invalid UTF-8 in a text message")
-        self._protocol.parser_exc = exc
 
     def _acknowledge(self, payload: bytes) -> None:
         """A pong acknowledges its ping and every earlier one."""
@@ -472,14 +419,13 @@ class WebSocketsTransport:
                         f"{where} closed the connection during the upgrade"
                     ) from None
                 self._eof = True
-                protocol.receive_eof()
+                self._framing.feed_eof()
             except _STREAM_ERRORS as exc:
                 raise ConnectError(
                     f"the connection to {where} was lost during the upgrade"
                 ) from exc
             else:
-                protocol.receive_data(data)
-            events = protocol.events_received()
+                self._framing.feed(data)
             failure = protocol.handshake_exc
             if failure is not None:
                 if isinstance(failure, InvalidStatus):
@@ -488,8 +434,7 @@ class WebSocketsTransport:
                 raise ConnectError(f"WebSocket handshake with {where} failed: {failure}") from (
                     failure
                 )
-            if events:
-                self._process(events)
+            if protocol.state is _OPEN:
                 self._collect()
                 await self._write_pending()
                 return
