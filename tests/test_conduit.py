@@ -3,7 +3,7 @@
 :class:`SocketConduit` (Trio) writes the socket directly: ``try_send`` hands bytes to the
 kernel without waiting and keeps what the kernel refused ``pending``, written first by
 the next ``send``; a cancelled ``send`` keeps its unwritten rest pending. Its reads take
-up to 64 KiB and skip the readiness wait after a full read. On asyncio ``open_conduit``
+up to 256 KiB and skip the readiness wait after a full read. On asyncio ``open_conduit``
 gives another conduit; only the interface is tested for it. The server listens on
 127.0.0.1 port 0; to fill the pipe, the client's send buffer and the server's receive
 buffer are shrunk and the server does not read until the test lets it. Server and client
@@ -255,7 +255,7 @@ def _wait_for_more_than_a_chunk(sock: socket.socket) -> None:
 
 @on_trio
 async def test_a_full_chunk_then_the_rest_without_waiting() -> None:
-    """After a read of a whole 64 KiB chunk the next read does not wait first."""
+    """After a read of a whole 256 KiB chunk the next read does not wait first."""
     data = _payload(RECEIVE_SIZE + 5000)
     async with socket_pipe() as pipe:
         sock = _socket(pipe)

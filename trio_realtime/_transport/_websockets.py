@@ -4,7 +4,7 @@ One implementation for every AnyIO backend, and no task of its own; the bytes go
 through a conduit (``_conduit.py``): the socket itself on Trio, an asyncio Protocol on
 asyncio.
 
-- the engine's reader is the only reader. :meth:`WebSocketsTransport.receive` reads 64 KiB
+- the engine's reader is the only reader. :meth:`WebSocketsTransport.receive` reads 256 KiB
   at a time into :class:`websockets.client.ClientProtocol`, writes what the protocol
   must answer (pongs, the close reply), and hands out the messages parsed from that
   chunk one by one (a small deque; no task, no second queue). Nothing is read while
@@ -61,9 +61,9 @@ def _cancel_point() -> Callable[[], Awaitable[None]] | None:
 
     On Trio, a cancel point (Trio's own, 0.2 µs; anyio's costs three times as much):
     every Trio operation is one. A schedule point per message would double the cost of
-    receiving: reads of the socket are the schedule points, at least one per 64 KiB. On
+    receiving: reads of the socket are the schedule points, at least one per 256 KiB. On
     asyncio nothing, as ``asyncio.Queue.get()``: a ready result does not suspend (anyio's
-    cancel-scope check costs 0.8 µs an event); the next read is at most 64 KiB away.
+    cancel-scope check costs 0.8 µs an event); the next read is at most 256 KiB away.
     """
     if sniffio.current_async_library() == "trio":
         import trio
