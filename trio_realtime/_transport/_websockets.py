@@ -45,7 +45,7 @@ from websockets.uri import WebSocketURI, parse_uri
 from .._errors import ConnectError
 from ._base import ConnectRequest, Transport, TransportClosed, upgrade_refused
 from ._conduit import RECEIVE_SIZE, AsyncioConduit, Conduit, open_conduit
-from ._framing import Framing
+from ._framing import Framing, text_frame
 
 __all__ = ["RECEIVE_SIZE", "WebSocketsTransport", "open_websockets"]
 
@@ -142,8 +142,8 @@ class WebSocketsTransport:
         async with self._send_lock:
             if self._protocol.state is not _OPEN or self._send_broken:
                 raise self._close_error()
-            self._protocol.send_text(text.encode())
-            self._collect()
+            self._collect()  # anything the protocol owes goes first
+            self._outgoing.append(text_frame(text.encode()))
             await self._write_pending()
 
     def try_send_text(self, text: str) -> bool:
@@ -161,16 +161,15 @@ class WebSocketsTransport:
             or self._send_broken
         ):
             return False
-        self._protocol.send_text(text.encode())
-        data = self._protocol.data_to_send()
+        data = text_frame(text.encode())
         try:
-            if self._conduit.try_send(data[0] if len(data) == 1 else b"".join(data)):
+            if self._conduit.try_send(data):
                 return True
         except _STREAM_ERRORS as exc:
             self._send_broken = True
             self._lost = self._lost or exc
             return False
-        self._outgoing.extend(data)  # framed already: pending until flush()
+        self._outgoing.append(data)  # framed already: pending until flush()
         return True
 
     @property
