@@ -9,8 +9,8 @@ switch:
   through an :class:`ssl.SSLObject` over memory buffers. Bytes the kernel did not take
   stay pending, in order, ahead of anything written later.
 - :class:`AsyncioConduit` (asyncio, uvloop): an ``asyncio.BufferedProtocol`` on the loop's
-  own transport (reads land in one buffer of its own) (TLS by asyncio): arriving bytes go to ``on_data`` in the loop's callback when
-  the transport can take them there, else into a small bounded buffer for ``receive()``
+  own transport (TLS by asyncio): arriving bytes go to ``on_data`` in the loop's callback
+  when the transport can take them there, else into a small bounded buffer for ``receive()``
   (reading pauses above it, so TCP pushes back); writes go to the transport's buffer
   unless it asked to pause.
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol, cast
@@ -36,6 +37,25 @@ RECEIVE_SIZE = 256 * 1024
 """Bytes asked of the socket per read, as asyncio's own transports ask: one read usually
 carries many events. Reads land in a buffer made once per connection."""
 READ_BUFFER = RECEIVE_SIZE
+
+_buffers = threading.local()
+
+
+def read_buffer() -> memoryview:
+    """The calling thread's buffer that socket reads land in, copied out at once.
+
+    One per thread, not per connection: a read and its copy never yield in between, so
+    every connection of a loop can share it (a ``recv`` of a new 256 KiB object per read
+    costs five times more for a small read; a buffer per connection would keep 256 KiB
+    resident per session).
+    """
+    try:
+        return _buffers.into  # type: ignore[no-any-return]
+    except AttributeError:
+        _buffers.into = memoryview(bytearray(RECEIVE_SIZE))
+        return _buffers.into  # type: ignore[no-any-return]
+
+
 """Bytes the asyncio conduit holds for its reader before it stops reading the socket."""
 
 
@@ -91,9 +111,6 @@ class SocketConduit:
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._pending = b""
-        self._into = memoryview(bytearray(RECEIVE_SIZE))
-        """Where reads land: ``recv`` of a new 256 KiB object per read costs five times
-        more for a small read (the allocator maps fresh pages every time)."""
         self._sending = False
         """A task is in :meth:`send`, waiting to write ``_pending``."""
         self._drained = True
@@ -115,7 +132,8 @@ class SocketConduit:
                 await self._checkpoint()  # more may be waiting: let others run first
             while True:
                 try:
-                    size = sock.recv_into(self._into)
+                    into = read_buffer()
+                    size = sock.recv_into(into)
                     break
                 except BlockingIOError:
                     await self._wait_readable(sock)
@@ -124,7 +142,7 @@ class SocketConduit:
         if not size:
             raise anyio.EndOfStream
         self._drained = size < RECEIVE_SIZE
-        return self._into[:size].tobytes()
+        return into[:size].tobytes()
 
     async def receive(self) -> bytes:
         tls = self._tls
@@ -235,8 +253,8 @@ class SocketConduit:
 class AsyncioConduit(asyncio.BufferedProtocol):
     """A connection as an ``asyncio.BufferedProtocol``; made by :func:`open_conduit` on asyncio.
 
-    Buffered, so the loop reads into :attr:`_into` rather than into a new 256 KiB object
-    per read (asyncio's own ``recv``; five times the cost of a small read).
+    Buffered, so the loop reads into :func:`read_buffer` rather than into a new 256 KiB
+    object per read (asyncio's own ``recv``; five times the cost of a small read).
     """
 
     pending = False  # the transport buffers whatever it is given
@@ -253,7 +271,7 @@ class AsyncioConduit(asyncio.BufferedProtocol):
         self._readable: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
         self._nudged = False
-        self._into = memoryview(bytearray(RECEIVE_SIZE))
+        self._into = read_buffer()  # the loop's thread: the only one reading for us
         self.on_data: Callable[[bytes], bool] | None = None
         """Takes arriving bytes in the loop's callback, if it can (True), instead of
         buffering them for :meth:`receive`: set by the transport to skip a task switch."""
@@ -268,7 +286,7 @@ class AsyncioConduit(asyncio.BufferedProtocol):
         return self._into
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self._into[:nbytes].tobytes())
+        self.data_received(self._into[:nbytes].tobytes())  # copied out before any other read
 
     def data_received(self, data: bytes) -> None:
         """Bytes arrived: to ``on_data`` if it takes them, else kept for :meth:`receive`."""
