@@ -4,12 +4,14 @@ One implementation for every AnyIO backend, and no task of its own; the bytes go
 through a conduit (``_conduit.py``): the socket itself on Trio, an asyncio Protocol on
 asyncio.
 
-- the engine's reader is the only reader. :meth:`WebSocketsTransport.receive` reads 256 KiB
-  at a time into :class:`websockets.client.ClientProtocol`, writes what the protocol
-  must answer (pongs, the close reply), and hands out the messages parsed from that
-  chunk one by one (a small deque; no task, no second queue). Nothing is read while
-  nobody calls ``receive()``, so a consumer that stops reading pushes back on the server
-  through TCP;
+- the engine's reader is the only reader. :meth:`WebSocketsTransport.receive` reads up to
+  256 KiB at a time; ``_framing`` splits it into frames, decodes the data frames and
+  gives the others to :class:`websockets.client.ClientProtocol`; the transport writes
+  what the protocol must answer (pongs, the close reply) and hands out the messages one
+  by one (a small deque; no task, no second queue). Nothing is read while nobody calls
+  ``receive()``, so a consumer that stops reading pushes back on the server through TCP;
+- the messages it sends are framed by ``_framing`` too (the protocol frames pings and
+  the close);
 - every socket write (the writer's frames, pings, automatic replies, the close frame)
   goes through one lock; whoever holds it writes everything pending before releasing
   it, so the reader never waits for the writer to answer a ping;
