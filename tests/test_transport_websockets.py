@@ -133,7 +133,7 @@ def _realtime_if_offered(
 
 
 async def _upgrade(
-    stream: anyio.abc.SocketStream, reject: int | None, byte_by_byte: bool
+    stream: anyio.abc.SocketStream, reject: int | None, byte_by_byte: bool, after: bytes = b""
 ) -> RawPeer | None:
     protocol = ServerProtocol(select_subprotocol=_realtime_if_offered, max_size=None)
     while not (events := protocol.events_received()):
@@ -144,7 +144,7 @@ async def _upgrade(
         protocol.send_response(protocol.reject(reject, "no"))
     else:
         protocol.send_response(protocol.accept(request))
-    response = b"".join(protocol.data_to_send())
+    response = b"".join(protocol.data_to_send()) + after
     if byte_by_byte:
         await send_one_byte_at_a_time(stream, response)
     else:
@@ -161,9 +161,16 @@ async def send_one_byte_at_a_time(stream: anyio.abc.ByteStream, data: bytes) -> 
 
 @asynccontextmanager
 async def raw_server(
-    handler: Handler, *, reject: int | None = None, byte_by_byte: bool = False
+    handler: Handler,
+    *,
+    reject: int | None = None,
+    byte_by_byte: bool = False,
+    with_upgrade: bytes = b"",
 ) -> AsyncIterator[str]:
-    """Serve ``handler`` on 127.0.0.1 port 0; yields the base URL (``ws://…/v1``)."""
+    """Serve ``handler`` on 127.0.0.1 port 0; yields the base URL (``ws://…/v1``).
+
+    ``with_upgrade``: bytes written in the same write as the upgrade response.
+    """
 
     active = 0
     idle = anyio.Event()
@@ -173,7 +180,7 @@ async def raw_server(
         active += 1
         try:
             async with stream:
-                peer = await _upgrade(stream, reject, byte_by_byte)
+                peer = await _upgrade(stream, reject, byte_by_byte, with_upgrade)
                 if peer is not None:
                     await handler(peer)
         finally:
@@ -611,6 +618,26 @@ async def test_a_server_close_is_transport_closed_with_its_code_after_earlier_me
         await transport.aclose()
     assert (info.value.code, info.value.reason) == (4000, "invalid_request_error.x")
     assert echoed[0].code == 4000
+
+
+async def test_an_event_and_a_close_in_the_same_segment_as_the_upgrade() -> None:
+    """What the service does with a refused key: upgrade, error event, close, at once."""
+    error = {"type": "error", "error": {"type": "invalid_request_error", "message": "bad key"}}
+    frames = Frame(Opcode.TEXT, json.dumps(error).encode()).serialize(mask=False)
+    frames += Frame(Opcode.CLOSE, Close(3000, "invalid_api_key").serialize()).serialize(mask=False)
+
+    async def handler(peer: RawPeer) -> None:
+        while await peer.receive_frame(answer=False) is not None:
+            pass  # the client's close echo, then its EOF
+
+    async with (
+        raw_server(handler, with_upgrade=frames) as url,
+        open_websockets(request_for(url)) as transport,
+    ):
+        assert json.loads(await transport.receive()) == error
+        with pytest.raises(TransportClosed) as info:
+            await transport.receive()
+    assert (info.value.code, info.value.reason) == (3000, "invalid_api_key")
 
 
 async def test_eof_without_a_close_frame_is_1006() -> None:

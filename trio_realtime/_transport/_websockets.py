@@ -53,6 +53,7 @@ __all__ = ["RECEIVE_SIZE", "WebSocketsTransport", "open_websockets"]
 
 logger = logging.getLogger("trio_realtime.transport")
 
+_CONNECTING = State.CONNECTING
 _OPEN = State.OPEN
 _CLOSED = State.CLOSED
 _STREAM_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
@@ -435,8 +436,8 @@ class WebSocketsTransport:
                 raise ConnectError(f"WebSocket handshake with {where} failed: {failure}") from (
                     failure
                 )
-            if protocol.state is _OPEN:
-                self._collect()
+            if protocol.state is not _CONNECTING:  # upgraded (frames after it may be
+                self._collect()  # a close already: the messages before it are kept)
                 await self._write_pending()
                 return
 
