@@ -34,14 +34,19 @@ def emulator_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name == "trio-realtime-emulator"}
 
 
-async def asyncio_client(url: str, events: list[dict[str, Any]]) -> tuple[int, str]:
-    """Update the session and ask for a response; read until the server closes."""
+async def asyncio_client(
+    url: str, events: list[dict[str, Any]], go: asyncio.Event | None = None
+) -> tuple[int, str]:
+    """Update the session and ask for a response (once ``go`` is set); read until the
+    server closes."""
     target = f"{url}/realtime?model=gpt-realtime"
     async with websockets.connect(target, additional_headers=AUTH) as ws:
         try:
             events.append(json.loads(await ws.recv()))
             await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime"}}))
             events.append(json.loads(await ws.recv()))
+            if go is not None:
+                await go.wait()
             await ws.send(json.dumps({"type": "response.create"}))
             while True:
                 events.append(json.loads(await ws.recv()))
@@ -58,7 +63,8 @@ def test_an_asyncio_test_waits_places_faults_and_stops() -> None:
         async with run_emulator_in_thread(ping_interval=None) as emulator:
             assert isinstance(emulator, EmulatorThread)
             events: list[dict[str, Any]] = []
-            client = asyncio.create_task(asyncio_client(emulator.url, events))
+            placed = asyncio.Event()  # the response is asked for once the fault is placed
+            client = asyncio.create_task(asyncio_client(emulator.url, events, placed))
             connection = await emulator.wait_connection(1)
             update = await emulator.wait_for(connection, ev.SessionUpdateEvent)
             assert update.type == "session.update"
@@ -67,6 +73,7 @@ def test_an_asyncio_test_waits_places_faults_and_stops() -> None:
                 Faults(close_after_events=3, close_code=4000, close_reason=REASON),
                 connection=connection,
             )
+            placed.set()
             assert await client == (4000, REASON)
             assert [event["type"] for event in events] == [
                 "session.created",
