@@ -393,3 +393,83 @@ def test_any_interleaving_behaves_like_a_bounded_deque(
                 inbox.receive_nowait()
 
     anyio.run(check, backend=anyio_backend)
+
+
+# -- messages parsed as they are taken ------------------------------------------------------
+
+
+def _parse(message: str) -> Any:
+    """The engine's stand-in: ``"m<n>"`` is an event, anything else a frame it rejects."""
+    return ("parsed", int(message[1:])) if message.startswith("m") else None
+
+
+_MIXED = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), st.integers(0, 99).map(_event)),
+        st.tuples(st.just("put"), st.integers(0, 99).map(lambda n: f"m{n}")),
+        st.tuples(st.just("put"), st.just("bad")),
+        st.tuples(st.just("take")),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(size=st.integers(1, 6), ops=_MIXED, finish=st.sampled_from([None, "end", "close"]))
+def test_messages_are_parsed_as_taken_in_order_and_rejected_ones_skipped(
+    anyio_backend: str, size: int, ops: list[tuple[Any, ...]], finish: str | None
+) -> None:
+    def events(items: list[Any]) -> list[Any]:
+        parsed = (_parse(item) if isinstance(item, str) else item for item in items)
+        return [event for event in parsed if event is not None]
+
+    async def check() -> None:
+        inbox = Inbox(size, parse=_parse)
+        model: deque[Any] = deque()
+        for op in ops:
+            if op[0] == "put":
+                room = len(model) < size
+                assert inbox.put_nowait(op[1]) is room
+                if room:
+                    model.append(op[1])
+                continue
+            expected = events(list(model))
+            if expected:
+                assert inbox.receive_nowait() == expected[0]
+                while events([model.popleft()]) != [expected[0]]:
+                    pass  # the rejected messages before it went too
+            else:
+                with pytest.raises(anyio.WouldBlock):
+                    inbox.receive_nowait()
+                model.clear()  # looking consumed the rejected ones
+            assert list(inbox.buffer) == list(model)
+
+        if finish == "close":
+            assert inbox.close() == events(list(model))
+            return
+        if finish == "end":
+            inbox.end()
+        for event in events(list(model)):
+            assert await inbox.receive() == event
+        with pytest.raises(anyio.EndOfStream if finish == "end" else anyio.WouldBlock):
+            inbox.receive_nowait()
+
+    anyio.run(check, backend=anyio_backend)
+
+
+async def test_a_waiting_receiver_skips_a_rejected_message_and_waits_on() -> None:
+    inbox = Inbox(4, parse=_parse)
+    received: list[Any] = []
+
+    async def receive() -> None:
+        received.append(await inbox.receive())
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(receive)
+        await anyio.wait_all_tasks_blocked()
+        assert inbox.put_nowait("bad")
+        await anyio.wait_all_tasks_blocked()
+        assert received == []  # woken, found nothing it could deliver, waits again
+        assert inbox.consumer_waiting
+        assert inbox.put_nowait("m7")
+    assert received == [("parsed", 7)]

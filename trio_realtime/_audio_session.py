@@ -22,6 +22,7 @@ from . import audio
 from ._audio_input import AudioEncoder, EncodedFrame
 from ._engine import AUDIO_BUFFER_MS, AUDIO_CHUNK_MS, Engine, Frame, SessionOptions
 from ._errors import RealtimeError
+from .events import RealtimeEvent
 
 __all__ = ["AUDIO_BUFFER_MS", "AUDIO_CHUNK_MS", "AudioSession"]
 
@@ -75,11 +76,16 @@ class AudioSession(Engine):
     _append_type = "input_audio_buffer.append"
 
     def __init__(
-        self, *, parse: Callable[[str | bytes], Any], options: SessionOptions, audio_chunk_ms: int
+        self,
+        *,
+        parse: Callable[[str | bytes], Any],
+        classes: tuple[type[RealtimeEvent], ...],
+        options: SessionOptions,
+        audio_chunk_ms: int,
     ) -> None:
         if options["audio_buffer_ms"] < audio_chunk_ms:
             raise ValueError("audio_buffer_ms must hold at least one audio_chunk_ms frame")
-        super().__init__(parse=parse, options=options)
+        super().__init__(parse=parse, classes=classes, options=options)
         self._audio_chunk_ms = audio_chunk_ms
         self._encoder = AudioEncoder(chunk_ms=audio_chunk_ms)
         self._feed = _ThreadFeed(THREAD_FEED_MS)

@@ -134,7 +134,7 @@ class Resumer:
         session.active_response_id = None
         self._speaking = False
         carried, dropped = self.mirror.carried(self.policy)
-        early: list[RealtimeEvent] = []
+        early: list[RealtimeEvent | str] = []  # str: deferred, parsed when taken
 
         created = await self._next(transport, SessionCreatedEvent, early, None)
         session._apply_config(created.session)
@@ -181,7 +181,7 @@ class Resumer:
         self,
         transport: Transport,
         kind: type[SessionCreatedEvent] | type[SessionUpdatedEvent],
-        early: list[RealtimeEvent],
+        early: list[RealtimeEvent | str],
         event_id: str | None,
     ) -> SessionCreatedEvent | SessionUpdatedEvent:
         """Read until an event of ``kind``; others are kept for after the resumed event.

@@ -18,6 +18,7 @@ from ._transport import Transport
 from ._usage import SessionUsage, UsageLedger
 from .audio import PlaybackTracker
 from .events import (
+    SERVER_EVENT_CLASSES,
     ClientEventBase,
     ConversationItem,
     ConversationItemCreateEvent,
@@ -91,7 +92,10 @@ class RealtimeSession(AudioSession):
 
     def __init__(self, options: ConversationOptions) -> None:
         super().__init__(
-            parse=parse_server_event, options=options, audio_chunk_ms=options["audio_chunk_ms"]
+            parse=parse_server_event,
+            classes=SERVER_EVENT_CLASSES,
+            options=options,
+            audio_chunk_ms=options["audio_chunk_ms"],
         )
         self.config: SessionObject | None = None
         """The effective configuration, from the latest ``session.created`` / ``updated``."""
@@ -106,7 +110,7 @@ class RealtimeSession(AudioSession):
         self._resume = policy
         self._resumer = Resumer(self, policy) if policy is not None else None
         if self._resumer is not None:
-            self._observed = self._observed | WATCHED_EVENTS
+            self._set_observed(self._observed | WATCHED_EVENTS)
         self._own_observed = self._observed
         """What the session itself observes; watchers add theirs (:meth:`_watch`)."""
         self._watchers: tuple[_Watcher, ...] = ()
@@ -191,7 +195,7 @@ class RealtimeSession(AudioSession):
 
         def watch(watchers: tuple[_Watcher, ...]) -> None:
             self._watchers = watchers
-            self._observed = self._own_observed.union(*(item[0] for item in watchers))
+            self._set_observed(self._own_observed.union(*(item[0] for item in watchers)))
 
         watch((*self._watchers, watcher))
         return lambda: watch(tuple(item for item in self._watchers if item is not watcher))

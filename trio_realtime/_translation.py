@@ -23,6 +23,7 @@ from ._audio_session import AudioSession
 from ._engine import DRAIN_TIMEOUT, TranslationOptions, open_engine, resolve
 from ._usage import SessionUsage, UsageLedger
 from .events import (
+    TRANSLATION_SERVER_EVENT_CLASSES,
     RealtimeEvent,
     TranslationInputTranscriptDeltaEvent,
     TranslationOutputAudioDeltaEvent,
@@ -65,6 +66,7 @@ class RealtimeTranslationSession(AudioSession):
     def __init__(self, options: TranslationOptions) -> None:
         super().__init__(
             parse=parse_translation_server_event,
+            classes=TRANSLATION_SERVER_EVENT_CLASSES,
             options=options,
             audio_chunk_ms=TRANSLATION_CHUNK_MS,
         )

@@ -28,6 +28,7 @@ from .._errors import (
 from .._interceptors import InterceptorChain
 from .._transport import FastTransport, Transport, TransportClosed
 from ..events import ErrorEvent, RealtimeEvent, UnknownRealtimeEvent, parse_client_event
+from ..events._base import wire_names
 from ._backend import Pace, current_backend
 from ._heartbeat import run_heartbeat
 from ._inbox import Inbox
@@ -42,16 +43,27 @@ __all__ = ["Engine"]
 
 logger = logging.getLogger("trio_realtime.session")
 
+_TYPE_FIRST = ('{"type":"', '{"type": "')
+"""How the service and the emulator (compact) and ``json.dumps`` begin an event."""
+
 
 class Engine:
     """The machinery under every session: tasks, outbox, inbox, failure and close.
 
     Subclasses implement :meth:`_observe` (track state from each event before it is
-    delivered) and pass their protocol's parser.
+    delivered) and pass their protocol's parser and the event classes it gives.
+
+    The reader parses what the session observes (:meth:`_set_observed`), errors, and
+    anything it cannot place; a message of any other known type goes into the inbox as it
+    came and is parsed by whoever takes it (see ``_inbox``).
     """
 
     def __init__(
-        self, *, parse: Callable[[str | bytes], RealtimeEvent], options: SessionOptions
+        self,
+        *,
+        parse: Callable[[str | bytes], RealtimeEvent],
+        classes: tuple[type[RealtimeEvent], ...],
+        options: SessionOptions,
     ) -> None:
         event_buffer = options["event_buffer"]
         if event_buffer < 1:
@@ -66,7 +78,10 @@ class Engine:
         self._resume: ResumePolicy | None = None
         """How this session survives drops and the time cap (None: it does not)."""
         self._life = Lifecycle(options["close_timeout"])
-        self.events: Inbox = Inbox(event_buffer, backend.new_event)
+        self._wire_types = {name: cls for cls in classes for name in wire_names(cls)}
+        self._deferred: frozenset[str] = frozenset()
+        """The ``type`` values the reader leaves unparsed (see :meth:`_set_observed`)."""
+        self.events: Inbox = Inbox(event_buffer, backend.new_event, self._parse_taken)
         """The received events, in order (a bounded AnyIO receive stream).
 
         Prefer ``async for event in session``: iterating ``events`` itself ends quietly
@@ -85,6 +100,7 @@ class Engine:
         """The id of the session (``sess_...``), from ``session.created``."""
         self._id_prefix = "trio_" + secrets.token_hex(4) + "_"
         self._next_id = 0
+        self._set_observed(self._observed)
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -167,8 +183,8 @@ class Engine:
                     event = self._parse_frame(frame)
                     if event is None:
                         continue
-                    if intercepting:
-                        assert self._chain is not None
+                    if intercepting:  # nothing is deferred (_set_observed)
+                        assert self._chain is not None and not isinstance(event, str)
                         intercepted = await self._intercept(self._chain.receive, event)
                         if intercepted is None:
                             continue
@@ -222,32 +238,73 @@ class Engine:
         failure.__cause__ = exc
         self._fail(failure, code=1011, reason="internal error")
 
-    def _parse_frame(self, frame: str | bytes) -> RealtimeEvent | None:
-        """Count a received message and parse it; None: skipped (binary, not an event)."""
+    def _parse_frame(self, frame: str | bytes) -> RealtimeEvent | str | None:
+        """Count a received message and parse it; None: skipped (binary, not an event).
+
+        A message whose ``type`` (the first key, as the service and the emulator send
+        it) is in ``_deferred`` comes back as it is, for whoever takes it to parse.
+        """
         counters = self._counters
         counters.bytes_received += wire_size(frame)
         if type(frame) is not str:
             counters.frames_skipped += 1
             logger.warning("skipped a binary frame of %d bytes", len(frame))
             return None
+        if frame.startswith(_TYPE_FIRST):
+            start = 9 if frame[8] == '"' else 10
+            if frame[start : frame.find('"', start)] in self._deferred:
+                return frame
+        return self._parse_or_skip(frame)
+
+    def _parse_or_skip(self, frame: str) -> RealtimeEvent | None:
         try:
             return self._parse(frame)
         except ProtocolError as exc:
-            counters.frames_skipped += 1
+            self._counters.frames_skipped += 1
             logger.warning("skipped a frame that is not an event: %s", exc)
             return None
 
-    def _accept(self, event: RealtimeEvent) -> bool:
-        """Track state from an event about to be delivered, and count it; False: hide it."""
+    def _parse_taken(self, frame: str) -> RealtimeEvent | None:
+        """Parse a message the reader deferred, as a consumer takes it (counted then)."""
+        event = self._parse_or_skip(frame)
+        if event is None:
+            self._counters.events_received -= 1  # counted as an event when it arrived
+        elif type(event) is UnknownRealtimeEvent:
+            self._counters.unknown_events += 1  # a known type whose payload did not fit
+        return event
+
+    def _set_observed(self, kinds: frozenset[type[RealtimeEvent]]) -> None:
+        """What :meth:`_observe` sees; the reader leaves the other known types unparsed.
+
+        Errors are always parsed (replies wait for them), and nothing is deferred while a
+        receive interceptor is installed (it sees every event as it arrives).
+        """
+        self._observed = kinds
+        if self._chain is not None and self._chain.receive_hooks:
+            self._deferred = frozenset()
+            return
+        self._deferred = frozenset(
+            name
+            for name, cls in self._wire_types.items()
+            if cls not in kinds and cls is not ErrorEvent
+        )
+
+    def _accept(self, event: RealtimeEvent | str) -> bool:
+        """Track state from an event about to be delivered, and count it; False: hide it.
+
+        A deferred message (``str``) is only counted: nothing observes its kind.
+        """
         kind = type(event)
-        if kind is UnknownRealtimeEvent:
+        if kind is str:
+            pass
+        elif kind is UnknownRealtimeEvent:
             self._counters.unknown_events += 1
         elif kind is ErrorEvent:
             self._last_error = event  # type: ignore[assignment]
             self._replies.on_error(event)  # type: ignore[arg-type]
-            if self._resume is not None and event.error.code == "session_expired":  # type: ignore[attr-defined]
+            if self._resume is not None and event.error.code == "session_expired":  # type: ignore[union-attr]
                 self._outbox.stop_writing()  # the close follows: keep the rest for the next
-        if kind in self._observed and self._observe(event) is False:
+        if kind in self._observed and self._observe(event) is False:  # type: ignore[arg-type]
             return False
         counters = self._counters
         counters.events_received += 1

@@ -9,6 +9,13 @@ end of input (a close of any code, a drop, a heartbeat timeout, a failure) is an
 everything received before it, as when a memory channel closes: consumers take every event
 that arrived before it, in order, and only then see the end. Only :meth:`Inbox.close` (the
 session is over) takes the events nobody read, and hands them back to be reported.
+
+An item may also be a message the reader handed over unparsed (the session observes
+nothing of its kind): whoever takes it parses it, with the ``parse`` the engine gave, so
+what comes out is the same typed events in the same order, and the event is made and
+dropped by the consumer, not kept between the reader's step and the consumer's (fewer
+garbage-collector passes with many sessions). A message ``parse`` rejects (None) is
+skipped, as the reader would have skipped it.
 """
 
 from __future__ import annotations
@@ -34,9 +41,16 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
     event goes to one of them.
     """
 
-    def __init__(self, size: int, new_event: Callable[[], LoopEvent] | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        new_event: Callable[[], LoopEvent] | None = None,
+        parse: Callable[[str], RealtimeEvent | None] | None = None,
+    ) -> None:
         self.size = size
-        self.buffer: deque[RealtimeEvent] = deque()
+        self.buffer: deque[RealtimeEvent | str] = deque()
+        """Events, and messages to parse when taken (only with ``parse``)."""
+        self._parse = parse
         self.peak: int = 0
         """The most events seen waiting at once (sampled by the reader; exact when full)."""
         self._new_event = new_event or current_backend().new_event
@@ -59,8 +73,9 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         """No room for another event (a closed inbox is never full: it drops them)."""
         return len(self.buffer) >= self.size and not self._closed
 
-    def put_nowait(self, event: RealtimeEvent) -> bool:
-        """Append ``event`` unless the inbox is full (False). Dropped if it was closed."""
+    def put_nowait(self, event: RealtimeEvent | str) -> bool:
+        """Append ``event`` (or a message to parse when taken) unless the inbox is full
+        (False). Dropped if it was closed."""
         if self.full:
             return False
         if not self._closed:
@@ -71,7 +86,7 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
                 arrived.set()
         return True
 
-    async def put(self, event: RealtimeEvent) -> None:
+    async def put(self, event: RealtimeEvent | str) -> None:
         """Append ``event``, waiting while the inbox is full (the reader is then parked)."""
         self.peak = self.size
         self._putting = True
@@ -128,8 +143,10 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
             anyio.EndOfStream: the stream ended and every event was taken.
             anyio.ClosedResourceError: :meth:`aclose` was called.
         """
-        if self.buffer:
-            return self._take()
+        while self.buffer:
+            event = self._take()
+            if event is not None:
+                return event
         if self._closed:
             raise anyio.ClosedResourceError
         if self._ended:
@@ -137,15 +154,23 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
             raise anyio.EndOfStream
         raise anyio.WouldBlock
 
-    def _take(self) -> RealtimeEvent:
-        event = self.buffer.popleft()
+    def _take(self) -> RealtimeEvent | None:
+        """The next item as an event (None: a message ``parse`` rejected)."""
+        item = self.buffer.popleft()
         room = self._room
         if room is not None:
             self._room = None
             room.set()
         if self._took is not None:
             self._taken()
-        return event
+        return self._event_of(item)
+
+    def _event_of(self, item: RealtimeEvent | str) -> RealtimeEvent | None:
+        if not isinstance(item, str):
+            return item
+        parse = self._parse
+        assert parse is not None, "a message in an inbox without a parser"
+        return parse(item)
 
     def _saw_end(self) -> None:
         self.end_seen = True
@@ -157,16 +182,19 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         Raises EndOfStream or ClosedResourceError as :meth:`receive_nowait`.
         """
         buffer = self.buffer
-        while not buffer:
-            if self._closed:
-                raise anyio.ClosedResourceError
-            if self._ended:
-                self._saw_end()
-                raise anyio.EndOfStream
-            if self._arrived is None:
-                self._arrived = self._new_event()
-            await self._arrived.wait()
-        return self._take()
+        while True:
+            while not buffer:
+                if self._closed:
+                    raise anyio.ClosedResourceError
+                if self._ended:
+                    self._saw_end()
+                    raise anyio.EndOfStream
+                if self._arrived is None:
+                    self._arrived = self._new_event()
+                await self._arrived.wait()
+            event = self._take()
+            if event is not None:
+                return event
 
     async def receive(self) -> RealtimeEvent:
         """The next event, waiting for it; always a checkpoint. Raises as :meth:`get`."""
@@ -179,7 +207,7 @@ class Inbox(ObjectReceiveStream[RealtimeEvent]):
         Returns the events nobody took, in order (the session reports them as unread).
         """
         self._closed = True
-        unread = list(self.buffer)
+        unread = [event for event in map(self._event_of, self.buffer) if event is not None]
         self.buffer.clear()
         self._wake_consumers()
         self._taken()

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["RealtimeEvent", "UnknownRealtimeEvent", "WireModel"]
+__all__ = ["RealtimeEvent", "UnknownRealtimeEvent", "WireModel", "wire_names"]
 
 
 class WireModel(BaseModel):
@@ -119,3 +119,9 @@ class UnknownRealtimeEvent(RealtimeEvent):
         import json
 
         return json.dumps(self.raw, separators=(",", ":"), ensure_ascii=False)
+
+
+def wire_names(cls: type[RealtimeEvent]) -> tuple[str, ...]:
+    """The ``type`` values an event class is parsed from (several spellings map to one)."""
+    annotation = cls.model_fields["type"].annotation
+    return tuple(getattr(annotation, "__args__", ()))

@@ -14,7 +14,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from .._errors import ProtocolError
 from . import _base
-from ._base import RealtimeEvent, UnknownRealtimeEvent
+from ._base import RealtimeEvent, UnknownRealtimeEvent, wire_names
 from ._client import CLIENT_EVENT_CLASSES, ClientEvent
 from ._server import SERVER_EVENT_CLASSES, ServerEvent
 from ._translation import (
@@ -42,7 +42,7 @@ class _Parser:
 
     def __init__(self, union: Any, classes: tuple[type[RealtimeEvent], ...]) -> None:
         self.adapter: TypeAdapter[Any] = TypeAdapter(Annotated[union, Field(discriminator="type")])
-        self.known_types = frozenset(name for cls in classes for name in _wire_names(cls))
+        self.known_types = frozenset(name for cls in classes for name in wire_names(cls))
 
     def parse(self, raw: RawEvent) -> Any:
         if isinstance(raw, memoryview):
@@ -72,11 +72,6 @@ class _Parser:
             raw=obj,
             error=exc if known else None,
         )
-
-
-def _wire_names(cls: type[RealtimeEvent]) -> tuple[str, ...]:
-    annotation = cls.model_fields["type"].annotation
-    return tuple(getattr(annotation, "__args__", ()))
 
 
 def _decode_object(raw: str | bytes | bytearray) -> dict[str, Any]:
