@@ -20,9 +20,15 @@ LATENCY_CLIENTS = {
 }
 TARGETS = {
     "throughput_vs_official",
-    "cpu_vs_floor",
+    "receive_cpu_vs_floor_trio",
+    "receive_cpu_vs_floor_asyncio",
+    "sessions_vs_floor_trio",
+    "sessions_vs_floor_asyncio",
+    "sessions_vs_floor_uvloop",
+    "sessions_uvloop",
+    "first_event_vs_official",
+    "import_ms",
     "p99_latency_streaming",
-    "sessions_one_core",
     "flat_memory_stalled_consumer",
     "flat_memory_stalled_server",
 }
@@ -72,7 +78,9 @@ def test_bench_runner_quick_json_startup_and_latency() -> None:
 
     assert set(report["targets"]) == TARGETS
     assert report["targets"]["p99_latency_streaming"]["met"] in (True, False)
-    assert report["targets"]["sessions_one_core"]["met"] is None  # not run here
+    assert report["targets"]["sessions_uvloop"]["met"] is None  # not run here
+    assert report["targets"]["first_event_vs_official"]["met"] in (True, False)
+    assert report["targets"]["import_ms"]["met"] in (True, False)
 
 
 def test_bench_runner_refuses_an_unknown_section() -> None:

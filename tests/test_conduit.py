@@ -3,7 +3,7 @@
 :class:`SocketConduit` (Trio) writes the socket directly: ``try_send`` hands bytes to the
 kernel without waiting and keeps what the kernel refused ``pending``, written first by
 the next ``send``; a cancelled ``send`` keeps its unwritten rest pending. Its reads take
-up to 64 KiB and skip the readiness wait after a full read. On asyncio ``open_conduit``
+up to 256 KiB and skip the readiness wait after a full read. On asyncio ``open_conduit``
 gives another conduit; only the interface is tested for it. The server listens on
 127.0.0.1 port 0; to fill the pipe, the client's send buffer and the server's receive
 buffer are shrunk and the server does not read until the test lets it. Server and client
@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import socket
 import struct
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,7 @@ from trio_realtime._transport._conduit import (
     Conduit,
     SocketConduit,
     open_conduit,
+    read_buffer,
 )
 
 HOST = "127.0.0.1"
@@ -255,7 +257,7 @@ def _wait_for_more_than_a_chunk(sock: socket.socket) -> None:
 
 @on_trio
 async def test_a_full_chunk_then_the_rest_without_waiting() -> None:
-    """After a read of a whole 64 KiB chunk the next read does not wait first."""
+    """After a read of a whole 256 KiB chunk the next read does not wait first."""
     data = _payload(RECEIVE_SIZE + 5000)
     async with socket_pipe() as pipe:
         sock = _socket(pipe)
@@ -435,3 +437,34 @@ async def test_asyncio_declines_direct_writes_while_the_loop_asks_to_pause() -> 
             assert await pipe.read_exactly(len(big) + 4) == big + b"tail"
         assert conduit.try_send(b"!") is True
         assert await pipe.read_exactly(len(big) + 5) == big + b"tail!"
+
+
+@pytest.mark.parametrize(("anyio_backend", "trio_conduit"), [("trio", True), ("asyncio", False)])
+async def test_connections_reading_in_turn_through_the_shared_buffer_keep_their_bytes(
+    trio_conduit: bool,
+) -> None:
+    """Reads of one loop share one buffer (read_buffer); what each returns is its own."""
+    async with (
+        opened_pipe(trio_conduit=trio_conduit) as first,
+        opened_pipe(trio_conduit=trio_conduit) as second,
+    ):
+        a, b = _payload(50_000, seed=1), _payload(70_000, seed=2)
+        await first.server.send(a)
+        await second.server.send(b)
+        got_a, got_b = bytearray(), bytearray()
+        while len(got_a) < len(a) or len(got_b) < len(b):  # interleaved reads
+            if len(got_a) < len(a):
+                got_a += await first.conduit.receive()
+            if len(got_b) < len(b):
+                got_b += await second.conduit.receive()
+        assert (bytes(got_a), bytes(got_b)) == (a, b)
+
+
+def test_each_thread_reads_into_a_buffer_of_its_own() -> None:
+    seen: list[memoryview] = []
+    thread = threading.Thread(target=lambda: seen.append(read_buffer()))
+    thread.start()
+    thread.join()
+    assert read_buffer() is read_buffer()  # made once per thread
+    assert seen[0] is not read_buffer()
+    assert len(read_buffer()) == RECEIVE_SIZE

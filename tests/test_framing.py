@@ -20,9 +20,10 @@ from hypothesis import given, settings, strategies as st
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
-from trio_realtime._transport._framing import Framing
+from trio_realtime._transport._framing import Framing, text_frame
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_SIZE = 4096
@@ -253,3 +254,42 @@ def test_a_refused_upgrade_body_reaches_the_protocol() -> None:
     framing.feed(body[5:])
     assert protocol.handshake_exc is not None
     assert bytes(protocol.handshake_exc.response.body) == body  # type: ignore[attr-defined]
+
+
+# -- the frames the client sends ----------------------------------------------------------
+
+
+def _upgraded_server() -> ServerProtocol:
+    client = ClientProtocol(parse_uri("ws://localhost/v1"))
+    client.send_request(client.connect())
+    server = ServerProtocol(max_size=None)
+    server.receive_data(b"".join(client.data_to_send()))
+    (request,) = server.events_received()
+    server.send_response(server.accept(request))  # type: ignore[arg-type]
+    assert server.state is State.OPEN
+    return server
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(max_size=70_000)
+        | st.sampled_from(["", "x" * 125, "x" * 126, "x" * 65535, "x" * 65536]),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_server_reads_the_text_frames_built_here(texts: list[str]) -> None:
+    server = _upgraded_server()
+    frames = [text_frame(text.encode()) for text in texts]
+    server.receive_data(b"".join(frames))
+    received = [frame for frame in server.events_received() if isinstance(frame, Frame)]
+    assert [(f.opcode, f.fin, f.data.decode()) for f in received] == [
+        (Opcode.TEXT, True, text) for text in texts
+    ]
+    assert server.close_sent is None  # masked as a client must, nothing refused
+
+
+def test_every_frame_gets_its_own_masking_key() -> None:
+    keys = {text_frame(b"same")[2:6] for _ in range(3000)}  # past one draw of 1024
+    assert len(keys) > 2990  # 4 random bytes: a collision or two at most

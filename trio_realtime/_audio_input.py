@@ -88,7 +88,10 @@ class AudioEncoder:
             pcm = self._resampler.process(pcm)
         elif self._resampler is not None:
             self._flush_resampler()
-        self._pending += self._wire_bytes(pcm)
+        wire = self._wire_bytes(pcm)
+        if not self._pending and not len(wire) % self.frame_bytes:
+            return self._frames(wire)  # whole frames and nothing held back: no copying
+        self._pending += wire
         return self._cut(whole_only=True)
 
     def flush(self) -> list[EncodedFrame]:
@@ -127,9 +130,13 @@ class AudioEncoder:
             end -= end % 2
         data = bytes(self._pending[:end])
         del self._pending[:end]
-        return [
-            EncodedFrame(
-                data[start : start + size], len(data[start : start + size]) / self.bytes_per_ms
-            )
-            for start in range(0, len(data), size)
-        ]
+        return self._frames(data)
+
+    def _frames(self, data: bytes) -> list[EncodedFrame]:
+        """``data`` cut into frames of ``frame_bytes`` (the last one may be shorter)."""
+        size = self.frame_bytes
+        per_ms = self.bytes_per_ms
+        if len(data) <= size:
+            return [EncodedFrame(data, len(data) / per_ms)] if data else []
+        parts = (data[start : start + size] for start in range(0, len(data), size))
+        return [EncodedFrame(part, len(part) / per_ms) for part in parts]

@@ -37,8 +37,12 @@ class Backend:
     """``"trio"`` or ``"asyncio"``."""
     new_event: Callable[[], LoopEvent]
     """A new event of the loop's own kind (cancellation reaches its waiter)."""
-    cancel_point: Callable[[], Awaitable[None]]
-    """Raise if the calling task is cancelled; otherwise return without yielding."""
+    cancel_point: Callable[[], Awaitable[None]] | None
+    """Raise if the calling task is cancelled; otherwise return without yielding.
+
+    None on asyncio, where a cancellation is delivered when the task next suspends: a call
+    that need not wait has nothing to check, as ``asyncio.Queue.get()`` with an item
+    ready. (AnyIO's check costs a sixth of the CPU per received event there.)"""
     thread_waker: Callable[[Callable[[], None]], Callable[[], None]]
     """A function any thread may call to run the callback soon in this loop."""
 
@@ -72,7 +76,7 @@ def _asyncio_backend() -> Backend:
 
         return wake
 
-    return Backend("asyncio", asyncio.Event, anyio.lowlevel.checkpoint_if_cancelled, thread_waker)
+    return Backend("asyncio", asyncio.Event, None, thread_waker)
 
 
 def current_backend() -> Backend:
@@ -89,27 +93,31 @@ YIELD_EVERY = 32
 class Pace:
     """The checkpoints of a hot path (``__anext__``, ``append_audio``).
 
-    Every call is a cancel point; it is a schedule point when it waits and on every
-    ``YIELD_EVERY``-th call, so a producer or consumer that never waits still lets other
-    tasks run. (Trio's memory channels schedule on every call; measured here, doing it
-    every call costs a task switch per event on the receive path.)
+    Every call is a cancel point (on Trio; on asyncio see :attr:`Backend.cancel_point`);
+    it is a schedule point when it waits and on every ``YIELD_EVERY``-th call, so a
+    producer or consumer that never waits still lets other tasks run. (Trio's memory
+    channels schedule on every call; measured here, doing it every call costs a task
+    switch per event on the receive path.)
     """
 
     __slots__ = ("_calls", "cancel_point")
 
-    def __init__(self, cancel_point: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, cancel_point: Callable[[], Awaitable[None]] | None) -> None:
         self._calls = 0
         self.cancel_point = cancel_point
-        """The backend's own cancel point (raises if cancelled, never yields)."""
+        """The backend's own cancel point (raises if cancelled, never yields), if any."""
 
     def due(self) -> bool:
         """Count a call; True when this one must also be a schedule point.
 
-        The hot paths write ``await (checkpoint() if pace.due() else pace.cancel_point())``
-        rather than awaiting a method of this class: one coroutine less per event.
+        ``__anext__`` spells out :meth:`__call__` rather than awaiting it: one coroutine
+        less per event.
         """
         self._calls += 1
         return not self._calls % YIELD_EVERY
 
     async def __call__(self) -> None:
-        await (anyio.lowlevel.checkpoint() if self.due() else self.cancel_point())
+        if self.due():
+            await anyio.lowlevel.checkpoint()
+        elif self.cancel_point is not None:
+            await self.cancel_point()

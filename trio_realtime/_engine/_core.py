@@ -105,10 +105,14 @@ class Engine:
         return self
 
     async def __anext__(self) -> RealtimeEvent:
-        # A cancel point on every call, a schedule point when it waits and every
-        # YIELD_EVERY-th call (Pace); the check comes first, so cancellation loses nothing.
+        # Pace(), spelled out: a cancel point on every call, a schedule point when it
+        # waits and every YIELD_EVERY-th call; the check comes first, so cancellation
+        # loses nothing.
         pace = self._pace
-        await (anyio.lowlevel.checkpoint() if pace.due() else pace.cancel_point())
+        if pace.due():
+            await anyio.lowlevel.checkpoint()
+        elif pace.cancel_point is not None:
+            await pace.cancel_point()
         try:
             return await self.events.get()
         except (anyio.EndOfStream, anyio.ClosedResourceError):

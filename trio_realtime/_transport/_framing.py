@@ -1,11 +1,13 @@
-"""Received bytes into whole messages: the receive side of the ``websockets`` transport.
+"""WebSocket data frames for the ``websockets`` transport: received ones split and decoded
+here, sent ones built here; every other frame is ``websockets``' protocol's.
 
-Sans-I/O. :class:`Framing` splits the byte stream into WebSocket frames itself and decodes
+Sans-I/O. :class:`Framing` splits the received byte stream into frames itself and decodes
 the frame every Realtime message is (one unfragmented text frame) on the spot: one
 UTF-8 decode from the buffer the socket filled, nothing else. Every other frame (pings,
 pongs, the close, fragments, anything malformed or over the size limit) goes whole to
 ``websockets``' protocol, which owns the connection's state and every protocol error and
-close code. Bytes after the upgrade response go the same way.
+close code. Bytes after the upgrade response go the same way. :func:`text_frame` builds
+a client's text frame (masked, as RFC 6455 requires) for a message the transport sends.
 
 Invariants (tested in ``tests/test_framing.py`` against ``websockets``' own parser):
 
@@ -21,6 +23,8 @@ Invariants (tested in ``tests/test_framing.py`` against ``websockets``' own pars
 from __future__ import annotations
 
 import logging
+import os
+import struct
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -28,7 +32,12 @@ from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-__all__ = ["Framing"]
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # a build without the C extension
+    from websockets.utils import apply_mask
+
+__all__ = ["Framing", "text_frame"]
 
 logger = logging.getLogger("trio_realtime.transport")
 
@@ -205,3 +214,41 @@ class Framing:
         logger.warning("the server sent a text message that is not UTF-8: %s", exc.reason)
         self._protocol.fail(_INVALID_DATA, "invalid UTF-8 in a text message")
         self._protocol.parser_exc = exc
+
+
+_MASKS_AT_ONCE = 1024
+_HEAD_16 = struct.Struct("!BBH").pack
+_HEAD_64 = struct.Struct("!BBQ").pack
+
+
+class _MaskingKeys:
+    """Masking keys from the OS's CSPRNG (RFC 6455 5.3: unpredictable), drawn 1024 at a
+    time rather than with a system call per frame."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._next = 0
+
+    def take(self) -> bytes:
+        at = self._next
+        if at == len(self._pool):
+            self._pool = os.urandom(4 * _MASKS_AT_ONCE)
+            at = 0
+        self._next = at + 4
+        return self._pool[at : at + 4]
+
+
+_keys = _MaskingKeys()
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One whole, masked client text frame of ``payload`` (UTF-8), ready for the wire."""
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x81, 0x80 | size))
+    elif size < 65536:
+        head = _HEAD_16(0x81, 0x80 | 126, size)
+    else:
+        head = _HEAD_64(0x81, 0x80 | 127, size)
+    key = _keys.take()
+    return b"".join((head, key, apply_mask(payload, key)))

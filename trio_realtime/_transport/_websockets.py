@@ -4,12 +4,14 @@ One implementation for every AnyIO backend, and no task of its own; the bytes go
 through a conduit (``_conduit.py``): the socket itself on Trio, an asyncio Protocol on
 asyncio.
 
-- the engine's reader is the only reader. :meth:`WebSocketsTransport.receive` reads 64 KiB
-  at a time into :class:`websockets.client.ClientProtocol`, writes what the protocol
-  must answer (pongs, the close reply), and hands out the messages parsed from that
-  chunk one by one (a small deque; no task, no second queue). Nothing is read while
-  nobody calls ``receive()``, so a consumer that stops reading pushes back on the server
-  through TCP;
+- the engine's reader is the only reader. :meth:`WebSocketsTransport.receive` reads up to
+  256 KiB at a time; ``_framing`` splits it into frames, decodes the data frames and
+  gives the others to :class:`websockets.client.ClientProtocol`; the transport writes
+  what the protocol must answer (pongs, the close reply) and hands out the messages one
+  by one (a small deque; no task, no second queue). Nothing is read while nobody calls
+  ``receive()``, so a consumer that stops reading pushes back on the server through TCP;
+- the messages it sends are framed by ``_framing`` too (the protocol frames pings and
+  the close);
 - every socket write (the writer's frames, pings, automatic replies, the close frame)
   goes through one lock; whoever holds it writes everything pending before releasing
   it, so the reader never waits for the writer to answer a ping;
@@ -45,7 +47,7 @@ from websockets.uri import WebSocketURI, parse_uri
 from .._errors import ConnectError
 from ._base import ConnectRequest, Transport, TransportClosed, upgrade_refused
 from ._conduit import RECEIVE_SIZE, AsyncioConduit, Conduit, open_conduit
-from ._framing import Framing
+from ._framing import Framing, text_frame
 
 __all__ = ["RECEIVE_SIZE", "WebSocketsTransport", "open_websockets"]
 
@@ -61,9 +63,9 @@ def _cancel_point() -> Callable[[], Awaitable[None]] | None:
 
     On Trio, a cancel point (Trio's own, 0.2 µs; anyio's costs three times as much):
     every Trio operation is one. A schedule point per message would double the cost of
-    receiving: reads of the socket are the schedule points, at least one per 64 KiB. On
+    receiving: reads of the socket are the schedule points, at least one per 256 KiB. On
     asyncio nothing, as ``asyncio.Queue.get()``: a ready result does not suspend (anyio's
-    cancel-scope check costs 0.8 µs an event); the next read is at most 64 KiB away.
+    cancel-scope check costs 0.8 µs an event); the next read is at most 256 KiB away.
     """
     if sniffio.current_async_library() == "trio":
         import trio
@@ -142,8 +144,8 @@ class WebSocketsTransport:
         async with self._send_lock:
             if self._protocol.state is not _OPEN or self._send_broken:
                 raise self._close_error()
-            self._protocol.send_text(text.encode())
-            self._collect()
+            self._collect()  # anything the protocol owes goes first
+            self._outgoing.append(text_frame(text.encode()))
             await self._write_pending()
 
     def try_send_text(self, text: str) -> bool:
@@ -161,16 +163,15 @@ class WebSocketsTransport:
             or self._send_broken
         ):
             return False
-        self._protocol.send_text(text.encode())
-        data = self._protocol.data_to_send()
+        data = text_frame(text.encode())
         try:
-            if self._conduit.try_send(data[0] if len(data) == 1 else b"".join(data)):
+            if self._conduit.try_send(data):
                 return True
         except _STREAM_ERRORS as exc:
             self._send_broken = True
             self._lost = self._lost or exc
             return False
-        self._outgoing.extend(data)  # framed already: pending until flush()
+        self._outgoing.append(data)  # framed already: pending until flush()
         return True
 
     @property

@@ -29,6 +29,8 @@ _EXPECTED = (
 )
 _INT16_SCALE = 32767.0
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
+_INT16 = np.dtype(np.int16)
+"""Native int16 (numpy's dtypes of the builtin types are singletons)."""
 _OutT = TypeVar("_OutT", np.int16, np.float32)
 _BLOCK_FRAMES = 1 << 16
 """Frames converted per step: temporaries stay in cache and no full-size float64 copy is made."""
@@ -173,6 +175,13 @@ def to_pcm16(samples: PCMInput, *, channels_last: bool = True) -> npt.NDArray[np
     Raises TypeError for other types or dtypes, ValueError for an odd byte count,
     NaN or infinity, or arrays that are not 1-D or 2-D.
     """
+    if (
+        type(samples) is np.ndarray
+        and samples.dtype is _INT16
+        and samples.ndim == 1
+        and samples.flags.c_contiguous
+    ):
+        return samples  # mono native int16 already, as an audio loop hands it over
     frames = _as_frames(samples, channels_last)
     if frames.shape[1] == 1 and frames.dtype.kind == "i":
         mono = frames[:, 0]
