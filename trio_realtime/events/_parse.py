@@ -106,8 +106,8 @@ def _server() -> _Parser:
 def build_server_parser() -> None:
     """Build the validator of :func:`parse_server_event` now rather than on its first call.
 
-    It takes tens of milliseconds, once per process: a program pays them when it imports
-    the sessions, not when its first session receives its first event.
+    It takes ~15 ms once per process (more with pydantic's one-time plugin scan): a program
+    pays them when it imports the sessions, not when its first session gets its first event.
     """
     _server()
 
