@@ -9,13 +9,15 @@ Usage::
 - **import**: ``import trio_realtime`` in a fresh interpreter, timed inside it with
   ``time.perf_counter`` (best of 7; quick: 3); the peers import what they need to open a
   Realtime connection. ``python -c pass`` (the interpreter alone, timed from outside) is
-  given for scale.
+  given for scale. trio_realtime's bytecode is compiled first, as ``pip install`` does
+  and as the peers' is: run from a checkout under ``PYTHONDONTWRITEBYTECODE`` (or with
+  its ``__pycache__`` stale), every import would compile its ~100 modules again.
 - **first event**: from calling ``open_realtime_session(...)`` to the first event
   (``session.created``) in the ``async for`` body, on loopback against bench/_server.py
   (its own process; it answers the upgrade at once and sends a ``session.created`` of the
-  live service's shape). ``cold``: the first session of a fresh process (after the import:
-  includes the lazily imported transport and the one-time validator build); ``warm``: the
-  median of the next sessions in the same process. The peers: the official client
+  live service's shape). ``cold``: the first session of a fresh process (after the import,
+  which builds the server events' validator: includes the lazily imported transport);
+  ``warm``: the median of the next sessions in the same process. The peers: the official client
   (``client.realtime.connect(...)`` to the first ``recv()``) and raw ``websockets`` +
   ``json.loads``.
 - **first event, distant server**: the same with the server answering the upgrade
@@ -26,6 +28,7 @@ Usage::
 
 from __future__ import annotations
 
+import compileall
 import json
 import subprocess
 import sys
@@ -155,6 +158,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run(quick: bool) -> dict[str, Any]:
     repeats = 3 if quick else 7
+    compileall.compile_dir(ROOT / "trio_realtime", quiet=1)  # what an install does
     imports = {name: measure_import(statement, repeats) for name, statement in IMPORTS.items()}
     interpreter = measure_interpreter(repeats)
     with ServerProcess() as server:

@@ -12,17 +12,19 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import numpy as np
-import numpy.typing as npt
 
 from . import audio
 from ._audio_input import AudioEncoder, EncodedFrame
 from ._engine import AUDIO_BUFFER_MS, AUDIO_CHUNK_MS, Engine, Frame, SessionOptions
 from ._errors import RealtimeError
 from .events import RealtimeEvent
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["AUDIO_BUFFER_MS", "AUDIO_CHUNK_MS", "AudioSession"]
 
@@ -198,7 +200,7 @@ class AudioSession(Engine):
         open. Raises TypeError/ValueError like :meth:`append_audio`.
         """
         pcm = self._encoder.convert(samples, sample_rate)
-        self._feed.put(np.array(pcm, copy=True), sample_rate)
+        self._feed.put(pcm.copy(), sample_rate)
         wake = self._wake_from_thread
         if wake is not None:
             wake()

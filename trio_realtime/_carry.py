@@ -11,6 +11,7 @@ default, a budget of characters of the most recent items) chooses which.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,7 +42,13 @@ MIRRORED_EVENTS: frozenset[type[RealtimeEvent]] = frozenset(
 )
 """The events the mirror follows."""
 
-_ITEMS: TypeAdapter[ConversationItem] = TypeAdapter(ConversationItem)
+
+@functools.cache
+def _items() -> TypeAdapter[ConversationItem]:
+    """The item validator, built on first use (not at import: it takes milliseconds)."""
+    return TypeAdapter(ConversationItem)
+
+
 _READ_ONLY = frozenset({"id", "object", "expires_at"})
 
 
@@ -156,10 +163,10 @@ class ConversationMirror:
         """The items to recreate on a new connection, oldest first, and how many are left."""
         creatable = [c for c in map(_creatable, self._items.values()) if c is not None]
         if policy.carry is not None:
-            typed = [_ITEMS.validate_python(item) for item in creatable]
+            typed = [_items().validate_python(item) for item in creatable]
             chosen = list(policy.carry(typed))
         else:
-            chosen = [_ITEMS.validate_python(item) for item in _recent(creatable, policy)]
+            chosen = [_items().validate_python(item) for item in _recent(creatable, policy)]
         return chosen, len(self._items) - len(chosen)
 
     def reset(self, items: Sequence[ConversationItem]) -> None:

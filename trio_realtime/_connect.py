@@ -9,8 +9,13 @@ from typing import Unpack
 from ._engine import ConversationOptions, open_engine, resolve
 from ._session import DEFAULT_MODEL, RealtimeSession, SessionInput, TranscriptionSession
 from ._sideband import SidebandSession
+from .events._parse import build_server_parser
 
 __all__ = ["open_realtime_session", "open_transcription_session"]
+
+# With the sessions, not in the first one: opening the first session of a process costs
+# what the next ones do, bar the transport's import (docs/benchmarks.md, start-up).
+build_server_parser()
 
 
 @asynccontextmanager

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from ._audio_input import input_format_of
 from ._audio_session import AudioSession
@@ -45,6 +42,10 @@ from .events import (
     UserMessageItem,
     parse_server_event,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["DEFAULT_MODEL", "RealtimeSession", "SessionInput", "TranscriptionSession"]
 

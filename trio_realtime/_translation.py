@@ -12,11 +12,9 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Unpack
+from typing import TYPE_CHECKING, Any, BinaryIO, Unpack
 
 import anyio
-import numpy as np
-import numpy.typing as npt
 
 from . import audio
 from ._audio_session import AudioSession
@@ -36,6 +34,10 @@ from .events import (
     TranslationSessionUpdateEvent,
     parse_translation_server_event,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = [
     "DEFAULT_TRANSLATION_MODEL",
@@ -179,6 +181,8 @@ class TranslationResult:
     @property
     def audio(self) -> npt.NDArray[np.int16]:
         """The translated audio so far, mono int16 at ``sample_rate``."""
+        import numpy as np  # here, not at import: `import trio_realtime` stays fast
+
         if not self._chunks:
             return np.zeros(0, dtype=np.int16)
         return np.concatenate(self._chunks)

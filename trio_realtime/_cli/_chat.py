@@ -140,11 +140,16 @@ class _Chat:
     async def _end_stopped_reply(self) -> None:
         """Cancel the stopped response and read up to its end, so the next reply is clean."""
         with trio.move_on_after(CANCEL_TIMEOUT):
-            if self.session.active_response_id is not None:
-                await self.session.cancel_response(self.session.active_response_id)
+            # The session knows of a response once its reader has it, maybe before this
+            # loop reads its response.created: cancel each response once, else the second
+            # cancel's error ("no active response") lands in the next reply.
+            cancelled = self.session.active_response_id
+            if cancelled is not None:
+                await self.session.cancel_response(cancelled)
             async for event in self.session:
-                if isinstance(event, ev.ResponseCreatedEvent) and event.response.id:
-                    await self.session.cancel_response(event.response.id)
+                created = event.response.id if isinstance(event, ev.ResponseCreatedEvent) else None
+                if created and created != cancelled:
+                    await self.session.cancel_response(created)
                 elif isinstance(event, ev.ResponseDoneEvent):
                     return
 

@@ -8,26 +8,9 @@ bytes out, vectorised. The Realtime API's audio is PCM16 mono little-endian at 2
 
 from __future__ import annotations
 
-from ._g711 import (
-    alaw_decode as alaw_decode,
-    alaw_encode as alaw_encode,
-    ulaw_decode as ulaw_decode,
-    ulaw_encode as ulaw_encode,
-)
-from ._level import frame_energy as frame_energy, rms_dbfs as rms_dbfs
-from ._pcm import (
-    PCMInput as PCMInput,
-    bytes_for_ms as bytes_for_ms,
-    chunk as chunk,
-    duration_ms as duration_ms,
-    pcm16_bytes as pcm16_bytes,
-    pcm16_from_bytes as pcm16_from_bytes,
-    to_pcm16 as to_pcm16,
-)
-from ._playback import PlaybackTracker as PlaybackTracker
-from ._resample import Quality as Quality, Resampler as Resampler, resample as resample
-from ._signals import silence as silence, tone as tone, voice_like as voice_like
-from ._wav import read_wav as read_wav, write_wav as write_wav
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 __all__ = [
     "PCMInput",
@@ -53,3 +36,55 @@ __all__ = [
     "voice_like",
     "write_wav",
 ]
+
+# numpy and soxr load with the first helper used, not with the package (the sessions use
+# PlaybackTracker): the imports are for type checkers and the docs, the table for Python.
+if TYPE_CHECKING:
+    from ._g711 import (
+        alaw_decode as alaw_decode,
+        alaw_encode as alaw_encode,
+        ulaw_decode as ulaw_decode,
+        ulaw_encode as ulaw_encode,
+    )
+    from ._level import frame_energy as frame_energy, rms_dbfs as rms_dbfs
+    from ._pcm import (
+        PCMInput as PCMInput,
+        bytes_for_ms as bytes_for_ms,
+        chunk as chunk,
+        duration_ms as duration_ms,
+        pcm16_bytes as pcm16_bytes,
+        pcm16_from_bytes as pcm16_from_bytes,
+        to_pcm16 as to_pcm16,
+    )
+    from ._playback import PlaybackTracker as PlaybackTracker
+    from ._resample import Quality as Quality, Resampler as Resampler, resample as resample
+    from ._signals import silence as silence, tone as tone, voice_like as voice_like
+    from ._wav import read_wav as read_wav, write_wav as write_wav
+else:
+    __getattr__, __dir__ = lazy_attributes(
+        __name__,
+        {
+            "alaw_decode": "._g711",
+            "alaw_encode": "._g711",
+            "ulaw_decode": "._g711",
+            "ulaw_encode": "._g711",
+            "frame_energy": "._level",
+            "rms_dbfs": "._level",
+            "PCMInput": "._pcm",
+            "bytes_for_ms": "._pcm",
+            "chunk": "._pcm",
+            "duration_ms": "._pcm",
+            "pcm16_bytes": "._pcm",
+            "pcm16_from_bytes": "._pcm",
+            "to_pcm16": "._pcm",
+            "PlaybackTracker": "._playback",
+            "Quality": "._resample",
+            "Resampler": "._resample",
+            "resample": "._resample",
+            "silence": "._signals",
+            "tone": "._signals",
+            "voice_like": "._signals",
+            "read_wav": "._wav",
+            "write_wav": "._wav",
+        },
+    )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from .._errors import ProtocolError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["AudioDeltaMixin"]
 
@@ -43,6 +45,8 @@ class AudioDeltaMixin:
         if format == "audio/pcm" or format == "pcm16":
             if len(data) % 2:
                 raise ProtocolError(f"PCM16 audio must have an even length, got {len(data)} bytes")
+            import numpy as np  # here, not at import: `import trio_realtime` stays fast
+
             return np.frombuffer(data, dtype="<i2").astype(np.int16, copy=False)
         from .. import audio
 

@@ -1,6 +1,8 @@
 """Parsing: one discriminated-union validation in pydantic-core, straight from JSON text.
 
-The validators are built on first use, so ``import trio_realtime`` stays cheap.
+The validators are built on first use; the conversation sessions build the server
+events' one when they are imported (:func:`build_server_parser`), so that the first
+session does not wait for it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ._translation import (
 )
 
 __all__ = [
+    "build_server_parser",
     "parse_client_event",
     "parse_server_event",
     "parse_translation_client_event",
@@ -93,6 +96,15 @@ def _decode_object(raw: str | bytes | bytearray) -> dict[str, Any]:
 @cache
 def _server() -> _Parser:
     return _Parser(ServerEvent, SERVER_EVENT_CLASSES)
+
+
+def build_server_parser() -> None:
+    """Build the validator of :func:`parse_server_event` now rather than on its first call.
+
+    It takes ~15 ms once per process (more with pydantic's one-time plugin scan): a program
+    pays them when it imports the sessions, not when its first session gets its first event.
+    """
+    _server()
 
 
 @cache

@@ -5,8 +5,9 @@ value from the service never makes a known event unparseable) and unknown fields
 kept. Literal types document the values known today.
 """
 
-from __future__ import annotations
-
+# Annotations are evaluated here, not postponed (no `from __future__ import annotations`):
+# pydantic would otherwise evaluate every annotation string while building the classes,
+# a third of their cost at import.
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Tag
