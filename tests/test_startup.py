@@ -36,7 +36,7 @@ def test_import_loads_the_session_path_and_nothing_else() -> None:
         import trio_realtime
 
         unused = {
-            "numpy", "soxr", "httpx", "standardwebhooks", "websockets", "trio_websocket",
+            "numpy", "soxr", "httpx", "standardwebhooks", "trio_websocket",
             "trio_realtime._client", "trio_realtime._calls", "trio_realtime._rest",
             "trio_realtime._tools", "trio_realtime._translation", "trio_realtime.webhooks",
             "trio_realtime.testing", "trio_realtime._cli",
@@ -44,6 +44,8 @@ def test_import_loads_the_session_path_and_nothing_else() -> None:
         loaded = unused & set(sys.modules)
         assert not loaded, loaded
         assert "trio_realtime._connect" in sys.modules
+        # the default transport comes with the sessions, as the official client's does
+        assert "trio_realtime._transport._websockets" in sys.modules
         # the first session does not build the server events' validator: import did
         from trio_realtime.events._parse import _server
         assert _server.cache_info().currsize == 1

@@ -9,12 +9,14 @@ from typing import Unpack
 from ._engine import ConversationOptions, open_engine, resolve
 from ._session import DEFAULT_MODEL, RealtimeSession, SessionInput, TranscriptionSession
 from ._sideband import SidebandSession
+from ._transport import _websockets  # noqa: F401  (the default transport: see below)
 from .events._parse import build_server_parser
 
 __all__ = ["open_realtime_session", "open_transcription_session"]
 
 # With the sessions, not in the first one: opening the first session of a process costs
-# what the next ones do, bar the transport's import (docs/benchmarks.md, start-up).
+# what the next ones do (docs/benchmarks.md, start-up). The default transport comes
+# with them too (7 ms, as the official client's import brings its own).
 build_server_parser()
 
 
