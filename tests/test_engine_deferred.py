@@ -12,8 +12,7 @@ in-memory transport and the mock clock; messages are sent as the service writes 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +22,8 @@ import trio.testing
 import trio_realtime as rt
 from trio_realtime import events as ev
 
-from ._memory import MemoryPeer, MemoryServer, created, response_created, text_delta
+from ._memory import MemoryServer, created, response_created, text_delta
+from .test_engine_contracts import session_with_peer
 
 pytestmark = pytest.mark.mock_clock
 
@@ -33,16 +33,6 @@ def server() -> Iterator[MemoryServer]:
     made = MemoryServer(1, greeting=created())
     yield made
     made.close()
-
-
-@asynccontextmanager
-async def session_with_peer(
-    server: MemoryServer, **options: Any
-) -> AsyncIterator[tuple[rt.RealtimeSession, MemoryPeer]]:
-    async with rt.open_realtime_session(
-        "gpt-realtime", api_key="sk-test", transport=server.connect, heartbeat=None, **options
-    ) as session:
-        yield session, server.peers[-1]
 
 
 def compact(event: dict[str, Any]) -> str:
