@@ -28,8 +28,8 @@ from .._errors import (
 from .._interceptors import InterceptorChain
 from .._transport import FastTransport, Transport, TransportClosed
 from ..events import ErrorEvent, RealtimeEvent, UnknownRealtimeEvent, parse_client_event
-from ..events._base import wire_names
 from ._backend import Pace, current_backend
+from ._deferral import Deferral
 from ._heartbeat import run_heartbeat
 from ._inbox import Inbox
 from ._lifecycle import NORMAL_CLOSE, Drop, Lifecycle
@@ -43,9 +43,6 @@ __all__ = ["Engine"]
 
 logger = logging.getLogger("trio_realtime.session")
 
-_TYPE_FIRST = ('{"type":"', '{"type": "')
-"""How the service and the emulator (compact) and ``json.dumps`` begin an event."""
-
 
 class Engine:
     """The machinery under every session: tasks, outbox, inbox, failure and close.
@@ -53,9 +50,7 @@ class Engine:
     Subclasses implement :meth:`_observe` (track state from each event before it is
     delivered) and pass their protocol's parser and the event classes it gives.
 
-    The reader parses what the session observes (:meth:`_set_observed`), errors, and
-    anything it cannot place; a message of any other known type goes into the inbox as it
-    came and is parsed by whoever takes it (see ``_inbox``).
+    The reader leaves some messages for the consumer to parse (``_deferral``).
     """
 
     def __init__(
@@ -78,9 +73,7 @@ class Engine:
         self._resume: ResumePolicy | None = None
         """How this session survives drops and the time cap (None: it does not)."""
         self._life = Lifecycle(options["close_timeout"])
-        self._wire_types = {name: cls for cls in classes for name in wire_names(cls)}
-        self._deferred: frozenset[str] = frozenset()
-        """The ``type`` values the reader leaves unparsed (see :meth:`_set_observed`)."""
+        self._deferral = Deferral(classes)
         self.events: Inbox = Inbox(event_buffer, backend.new_event, self._parse_taken)
         """The received events, in order (a bounded AnyIO receive stream).
 
@@ -183,7 +176,7 @@ class Engine:
                     event = self._parse_frame(frame)
                     if event is None:
                         continue
-                    if intercepting:  # nothing is deferred (_set_observed)
+                    if intercepting:  # nothing is deferred (_deferral)
                         assert self._chain is not None and not isinstance(event, str)
                         intercepted = await self._intercept(self._chain.receive, event)
                         if intercepted is None:
@@ -241,8 +234,7 @@ class Engine:
     def _parse_frame(self, frame: str | bytes) -> RealtimeEvent | str | None:
         """Count a received message and parse it; None: skipped (binary, not an event).
 
-        A message whose ``type`` (the first key, as the service and the emulator send
-        it) is in ``_deferred`` comes back as it is, for whoever takes it to parse.
+        A message the reader may leave unparsed (``_deferral``) comes back as it is.
         """
         counters = self._counters
         counters.bytes_received += wire_size(frame)
@@ -250,10 +242,8 @@ class Engine:
             counters.frames_skipped += 1
             logger.warning("skipped a binary frame of %d bytes", len(frame))
             return None
-        if frame.startswith(_TYPE_FIRST):
-            start = 9 if frame[8] == '"' else 10
-            if frame[start : frame.find('"', start)] in self._deferred:
-                return frame
+        if self._deferral.applies(frame):
+            return frame
         return self._parse_or_skip(frame)
 
     def _parse_or_skip(self, frame: str) -> RealtimeEvent | None:
@@ -274,20 +264,10 @@ class Engine:
         return event
 
     def _set_observed(self, kinds: frozenset[type[RealtimeEvent]]) -> None:
-        """What :meth:`_observe` sees; the reader leaves the other known types unparsed.
-
-        Errors are always parsed (replies wait for them), and nothing is deferred while a
-        receive interceptor is installed (it sees every event as it arrives).
-        """
+        """What :meth:`_observe` sees (the reader leaves other known kinds unparsed)."""
         self._observed = kinds
-        if self._chain is not None and self._chain.receive_hooks:
-            self._deferred = frozenset()
-            return
-        self._deferred = frozenset(
-            name
-            for name, cls in self._wire_types.items()
-            if cls not in kinds and cls is not ErrorEvent
-        )
+        intercepted = self._chain is not None and bool(self._chain.receive_hooks)
+        self._deferral.update(kinds, intercepted=intercepted)
 
     def _accept(self, event: RealtimeEvent | str) -> bool:
         """Track state from an event about to be delivered, and count it; False: hide it.
